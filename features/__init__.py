@@ -1,0 +1,1 @@
+"""Turning raw competition files into model inputs."""

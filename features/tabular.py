@@ -1,0 +1,81 @@
+"""Tabular preprocessing: scikit-learn transformers fitted inside each fold."""
+import re
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import skew
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+
+def na_means_none_columns(description_path):
+    """Columns whose documented values include NA ("no garage", "no pool", ...).
+
+    Kaggle's data_description.txt lists each column as `Name: text` followed by
+    indented `value<TAB>meaning` lines.
+    """
+    columns, current = [], None
+    for line in Path(description_path).read_text(errors="replace").splitlines():
+        header = re.match(r"^(\w+):", line)
+        if header:
+            current = header.group(1)
+        elif current and re.match(r"^\s+NA\s", line) and current not in columns:
+            columns.append(current)
+    return columns
+
+
+class Log1pSkewed(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """log1p on the non-negative columns whose skewness exceeds `threshold` in fit."""
+
+    def __init__(self, threshold=0.75):
+        self.threshold = threshold
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype=float)
+        self.n_features_in_ = X.shape[1]
+        self.skewed_ = (np.abs(skew(X, axis=0)) > self.threshold) & (X.min(axis=0) >= 0)
+        return self
+
+    def transform(self, X):
+        X = np.array(X, dtype=float)
+        X[:, self.skewed_] = np.log1p(np.clip(X[:, self.skewed_], 0, None))
+        return X
+
+
+def tabular_preprocessor(X, categorical=(), na_means_none=(), skew_threshold=0.75):
+    """Numeric: median impute, log1p where skewed, standardise.
+
+    Categorical: one-hot that ignores categories unseen in the training fold;
+    missing values become a "None" category where NA means none, the mode elsewhere.
+    """
+    numeric = [c for c in X.select_dtypes(include="number").columns if c not in categorical]
+    categories = [c for c in X.columns if c not in numeric]
+    none = [c for c in categories if c in na_means_none]
+    other = [c for c in categories if c not in na_means_none]
+    as_text = _AsText()
+    return ColumnTransformer(
+        [
+            ("numeric", make_pipeline(SimpleImputer(strategy="median"), Log1pSkewed(skew_threshold),
+                                      StandardScaler()), numeric),
+            ("none", make_pipeline(as_text, SimpleImputer(strategy="constant", fill_value="None"),
+                                   OneHotEncoder(handle_unknown="ignore")), none),
+            ("categorical", make_pipeline(as_text, SimpleImputer(strategy="most_frequent"),
+                                          OneHotEncoder(handle_unknown="ignore")), other),
+        ],
+        sparse_threshold=0,
+    )
+
+
+class _AsText(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Categories as strings (numeric codes such as MSSubClass included), NaN kept as missing."""
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        frame = X.astype(object)
+        return frame.where(frame.isna(), frame.astype(str)).to_numpy(dtype=object)

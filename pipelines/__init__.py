@@ -1,0 +1,1 @@
+"""Engine: command-line entry points, data location, cross-validation, Lightning glue."""

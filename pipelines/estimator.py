@@ -1,0 +1,36 @@
+"""A LightningModule behind scikit-learn's fit/predict, so the cross-validation engine
+treats Lightning models and scikit-learn models alike."""
+import math
+
+import numpy as np
+import torch
+
+from .datamodules import ArrayDataModule
+from .trainer import History, make_trainer
+
+
+class LightningEstimator:
+    """Builds `module_class.build(X, y, total_steps, **module_params)` at each fit and
+    trains it with a Trainer; `history_` keeps the per-epoch losses."""
+
+    def __init__(self, module_class, module_params, batch_size=256, max_epochs=80, seed=0):
+        self.module_class = module_class
+        self.module_params = module_params
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.seed = seed
+
+    def fit(self, X, y, validation=None, callbacks=()):
+        X_valid, y_valid = validation if validation is not None else (None, None)
+        data = ArrayDataModule(X, y, X_valid, y_valid, batch_size=self.batch_size, seed=self.seed)
+        total_steps = self.max_epochs * math.ceil(len(X) / self.batch_size)
+        self.module_ = self.module_class.build(X, y, total_steps=total_steps, **self.module_params)
+        self.history_ = History()
+        trainer = make_trainer(self.max_epochs, callbacks=[self.history_, *callbacks])
+        trainer.fit(self.module_, datamodule=data)
+        return self
+
+    def predict(self, X):
+        trainer = make_trainer(1, progress=False)
+        batches = trainer.predict(self.module_, ArrayDataModule.predict_loader(X))
+        return torch.cat(batches).float().cpu().numpy().astype(np.float64)

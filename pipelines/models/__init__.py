@@ -1,0 +1,1 @@
+"""LightningModules: a model and its optimisation."""

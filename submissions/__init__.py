@@ -1,0 +1,1 @@
+"""Building, validating and writing submission files (generated CSVs land here, git-ignored)."""

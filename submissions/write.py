@@ -1,0 +1,23 @@
+"""Writing a validated submission atomically."""
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pipelines.files import atomic_path
+
+from .validate import validate
+
+SUBMISSIONS_DIR = Path("submissions")
+
+
+def default_path(name, now=None):
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    return SUBMISSIONS_DIR / f"{name}-{stamp}.csv"
+
+
+def write_submission(frame, sample, path, check_values=None):
+    """Validate, then write to a temporary file renamed into place: no half-written CSV."""
+    validate(frame, sample, check_values)
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        frame.to_csv(temporary, index=False)
+    return path
