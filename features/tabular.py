@@ -77,5 +77,7 @@ class _AsText(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        frame = X.astype(object)
-        return frame.where(frame.isna(), frame.astype(str)).to_numpy(dtype=object)
+        missing = X.isna().to_numpy()
+        text = np.array(X.astype(str), dtype=object)
+        text[missing] = np.nan  # None and pd.NA too, so the imputers see one kind of missing
+        return text

@@ -4,7 +4,6 @@ The last line printed to stdout is the path of the written submission.
 """
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -56,19 +55,19 @@ def check_output_path(path):
         raise UserError(f"--submission {path} is a folder; give a file path such as {path / 'submission.csv'}")
 
 
-def run(competition, data_dir, params, folds, seed, submission_path, out=sys.stdout):
+def run(competition, data_dir, params, folds, seed, submission_path):
     """Load, cross-validate, save the run folder, write the submission; returns (result, path)."""
     start = time.perf_counter()
     dataset = competition.load(data_dir)
     print(f"{competition.name}: {len(dataset.y)} train rows, {len(dataset.test_ids)} test rows, "
-          f"{folds} fold{'s' if folds > 1 else ''}, seed {seed}", file=out, flush=True)
+          f"{folds} fold{'s' if folds > 1 else ''}, seed {seed}", flush=True)
     metric = competition.metric.name
 
     def report_fold(fold):
-        print(f"fold {fold.index}: {metric} {fold.score:.5f} ({fold.seconds:.1f}s)", file=out, flush=True)
+        print(f"fold {fold.index}: {metric} {fold.score:.5f} ({fold.seconds:.1f}s)", flush=True)
 
     result = cross_validate(competition, dataset, params, folds=folds, seed=seed, on_fold=report_fold)
-    print(f"CV {metric}: {format_score(result.mean, result.std)}", file=out)
+    print(f"CV {metric}: {format_score(result.mean, result.std)}")
 
     frame = align_to_sample(competition.submission(dataset.test_ids, result.test), dataset.sample)
     path = write_submission(frame, dataset.sample, submission_path, competition.check_submission)
@@ -82,7 +81,7 @@ def run(competition, data_dir, params, folds, seed, submission_path, out=sys.std
     truth = competition.submission(dataset.train_ids[result.validated], dataset.y[result.validated])
     oof.join(truth.iloc[:, 1:].add_suffix("_true")).to_csv(run_dir / "oof.csv", index=False)
     plot_learning_curves(run_dir / "learning_curves.png", result.folds, f"{competition.name} learning curves")
-    print(f"run folder: {run_dir}", file=out)
+    print(f"run folder: {run_dir}")
     return result, path
 
 

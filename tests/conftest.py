@@ -1,0 +1,34 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.synthetic import make_house_prices
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def house_dir(tmp_path):
+    return make_house_prices(tmp_path / "house-prices-advanced-regression-techniques")
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    """Run with the temporary folder as working directory (runs/ and submissions/ land there)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def shared_data(slug):
+    path = SHARED_DATA / slug
+    if not path.is_dir():
+        pytest.skip(f"real competition files not found at {path}")
+    return path
+
+
+def subprocess_env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
