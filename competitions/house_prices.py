@@ -22,7 +22,7 @@ DEFAULTS = {
     "hidden": 256,
     "dropout": 0.3,
     "lr": 5e-3,
-    "weight_decay": 0.05,
+    "weight_decay": 1.0,
     "batch_size": 256,
     "max_epochs": 80,
     "skew_threshold": 0.75,

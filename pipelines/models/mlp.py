@@ -13,7 +13,7 @@ class MLPRegressor(pl.LightningModule):
     by `target_mean`, so the bias starts at the answer.
     """
 
-    def __init__(self, n_features, hidden=256, dropout=0.3, lr=5e-3, weight_decay=0.05,
+    def __init__(self, n_features, hidden=256, dropout=0.3, lr=5e-3, weight_decay=1.0,
                  target_mean=0.0, total_steps=None):
         super().__init__()
         self.save_hyperparameters()
