@@ -21,10 +21,10 @@ ID, TARGET = "Id", "SalePrice"
 DEFAULTS = {
     "hidden": 256,
     "dropout": 0.3,
-    "lr": 5e-3,
+    "lr": 1e-2,
     "weight_decay": 1.0,
     "batch_size": 256,
-    "max_epochs": 80,
+    "max_epochs": 40,
     "skew_threshold": 0.75,
 }
 

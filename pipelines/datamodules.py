@@ -2,11 +2,17 @@
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
 
 def _tensor(array, dtype=torch.float32):
     return torch.as_tensor(np.asarray(array), dtype=dtype)
+
+
+def batch_loader(dataset, batch_size, shuffle=False, generator=None):
+    """Whole batches by tensor indexing: one index op per batch instead of one per row."""
+    sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None)
 
 
 class ArrayDataModule(pl.LightningDataModule):
@@ -20,12 +26,12 @@ class ArrayDataModule(pl.LightningDataModule):
         self.seed = seed
 
     def train_dataloader(self):
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.train, batch_size=self.batch_size, shuffle=True, generator=generator)
+        return batch_loader(self.train, self.batch_size, shuffle=True,
+                            generator=torch.Generator().manual_seed(self.seed))
 
     def val_dataloader(self):
-        return [] if self.valid is None else DataLoader(self.valid, batch_size=4096)
+        return [] if self.valid is None else batch_loader(self.valid, 4096)
 
     @staticmethod
     def predict_loader(X):
-        return DataLoader(TensorDataset(_tensor(X)), batch_size=4096)
+        return batch_loader(TensorDataset(_tensor(X)), 4096)
