@@ -29,6 +29,17 @@ DEFAULTS = {
 }
 
 
+def search_space(trial):
+    return {
+        "hidden": trial.suggest_categorical("hidden", [64, 128, 256, 512]),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.6),
+        "lr": trial.suggest_float("lr", 2e-3, 3e-2, log=True),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-2, 10.0, log=True),
+        "batch_size": trial.suggest_categorical("batch_size", [128, 256, 512]),
+        "skew_threshold": trial.suggest_float("skew_threshold", 0.25, 2.0),
+    }
+
+
 def load(data_dir):
     data = load_tabular(data_dir, ID, TARGET)
     if (data.y <= 0).any():
@@ -69,4 +80,6 @@ COMPETITION = Competition(
     submission=submission,
     check_submission=check_finite_positive,
     defaults=DEFAULTS,
+    search_space=search_space,
+    monitor="valid_loss",
 )

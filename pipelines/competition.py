@@ -28,6 +28,9 @@ class Competition:
     splitter(folds, seed) -> sklearn splitter
     submission(ids, predictions) -> DataFrame in Kaggle's format
     check_submission(frame, source) raises UserError on invalid values
+    search_space(trial) -> dict            Optuna suggestions, applied over the defaults
+    monitor                                 a per-epoch logged validation value that moves in
+                                            the metric's direction (reported for pruning)
     """
 
     name: str
@@ -41,5 +44,6 @@ class Competition:
     check_submission: Callable
     defaults: dict
     search_space: Callable | None = None
+    monitor: str = "valid_loss"
     description: str = ""
     files: tuple = field(default=())

@@ -53,8 +53,6 @@ class CVResult:
 
 
 def split(splitter, dataset, folds):
-    if folds < 1:
-        raise UserError(f"--folds {folds}: use 1 (a holdout split) or more")
     try:
         return list(splitter.split(np.zeros(len(dataset.y)), dataset.y))
     except ValueError as error:
@@ -71,7 +69,9 @@ def fit_fold(competition, dataset, params, train_rows, valid_rows, callbacks=())
     return model, model.predict(X_valid), model.predict(features.transform(dataset.X_test))
 
 
-def cross_validate(competition, dataset, params, folds=5, seed=0, callbacks=(), on_fold=None):
+def cross_validate(competition, dataset, params, folds=5, seed=0, fold_callbacks=None, on_fold=None):
+    """K-fold CV. fold_callbacks(index) gives Lightning callbacks for that fold's Trainer;
+    on_fold(Fold) runs after each fold (it may raise to stop early, e.g. a pruned trial)."""
     splits = split(competition.splitter(folds, seed), dataset, folds)
     oof = test = None
     validated = np.zeros(len(dataset.y), dtype=bool)
@@ -79,6 +79,7 @@ def cross_validate(competition, dataset, params, folds=5, seed=0, callbacks=(), 
     for index, (train_rows, valid_rows) in enumerate(splits):
         start = time.perf_counter()
         pl.seed_everything(seed + index, verbose=False)
+        callbacks = fold_callbacks(index) if fold_callbacks else ()
         model, valid_pred, test_pred = fit_fold(competition, dataset, params, train_rows, valid_rows, callbacks)
         if oof is None:
             oof = np.full((len(dataset.y),) + valid_pred.shape[1:], np.nan)

@@ -50,6 +50,11 @@ def align_to_sample(frame, sample):
     return frame.set_index(id_column).loc[sample[id_column].to_numpy()].reset_index()
 
 
+def check_folds(folds):
+    if folds < 1:
+        raise UserError(f"--folds {folds}: use 1 (a holdout split) or more")
+
+
 def check_output_path(path):
     if path.is_dir():
         raise UserError(f"--submission {path} is a folder; give a file path such as {path / 'submission.csv'}")
@@ -93,8 +98,7 @@ def main(argv=None):
     data_dir = locate(args.data_dir, competition)
     submission_path = Path(args.submission) if args.submission else default_path(competition.name)
     check_output_path(submission_path)
-    if args.folds < 1:
-        raise UserError(f"--folds {args.folds}: use 1 (a holdout split) or more")
+    check_folds(args.folds)
     _, path = run(competition, data_dir, params, args.folds, args.seed, submission_path)
     print(path)
 

@@ -1,0 +1,83 @@
+"""Optuna storage: SQLite by default, PostgreSQL to share one study between machines.
+
+A worker records host:pid on each trial. On start, RUNNING trials of this host whose
+process is gone (killed with SIGKILL, power loss) are marked FAIL at once; heartbeats
+do the same, after a grace period, for workers that died on other machines.
+"""
+import os
+import socket
+import time
+import warnings
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+
+from .errors import UserError
+
+DEFAULT_STORAGE = "sqlite:///runs/optuna.db"
+HEARTBEAT_SECONDS = 10
+GRACE_SECONDS = 60
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+EXAMPLES = "e.g. sqlite:///runs/optuna.db or postgresql://user:password@host:5432/database"
+
+
+def redact(url):
+    """The URL without its password, safe to print."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<malformed URL>"
+
+
+def open_storage(url):
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UserError(f"--storage is not a database URL; use one like {EXAMPLES}") from None
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine_kwargs = {"pool_pre_ping": True}
+    if parsed.drivername.startswith("postgresql"):
+        engine_kwargs["connect_args"] = {"connect_timeout": 10}
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats
+    try:
+        for attempt in range(3):
+            try:
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                )
+            except IntegrityError:
+                # workers started together race to create the tables; the loser finds them made
+                if attempt == 2:
+                    raise
+                time.sleep(1 + attempt)
+    except (SQLAlchemyError, ImportError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = reason.replace(parsed.password or "\0", "***")
+        raise UserError(f"cannot open the study storage {redact(url)}: {reason}; check the URL, "
+                        f"that the server runs and accepts you ({EXAMPLES})") from None
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_dead_local_trials(study):
+    """Mark FAIL the RUNNING trials whose worker ran on this host and is gone; returns their numbers."""
+    host = socket.gethostname()
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
+        if worker_host == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            failed.append(trial.number)
+    return failed

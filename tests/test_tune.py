@@ -1,0 +1,178 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import competitions
+from pipelines.crossval import cross_validate
+from pipelines.pruning import EpochPruning, FoldPruning
+from pipelines.run import main as run_main
+from pipelines.tune import main as tune_main
+from tests.conftest import subprocess_env
+
+HOUSE = competitions.get("house_prices")
+QUICK = ["--folds", "2", "--set", "max_epochs=3"]
+
+
+def tune(house_dir, db, *extra):
+    tune_main(["house_prices", "--data-dir", str(house_dir), "--storage", f"sqlite:///{db}", *QUICK, *extra])
+
+
+def test_tune_writes_best_params_plots_and_resumes(house_dir, in_tmp, capsys):
+    db = in_tmp / "study.db"
+    tune(house_dir, db, "--trials", "3")
+    out = capsys.readouterr().out
+    assert "best rmsle: " in out
+    [run_dir] = (in_tmp / "runs" / "house_prices" / "tune").iterdir()
+    best = json.loads((run_dir / "best_params.json").read_text())
+    assert set(best) == {"hidden", "dropout", "lr", "weight_decay", "batch_size", "skew_threshold"}
+    for plot in ("optimization_history.png", "param_importances.png"):
+        assert (run_dir / plot).read_bytes()[:4] == b"\x89PNG"
+
+    study = optuna.load_study(study_name="house_prices", storage=f"sqlite:///{db}")
+    assert len(study.trials) == 3 and study.direction == optuna.study.StudyDirection.MINIMIZE
+    tune(house_dir, db, "--trials", "2")  # the same command continues the same study
+    assert len(optuna.load_study(study_name="house_prices", storage=f"sqlite:///{db}").trials) == 5
+
+    # the best params feed straight back into a run
+    run_main(["house_prices", "--data-dir", str(house_dir), "--params", str(run_dir / "best_params.json"),
+              "--folds", "2", "--set", "max_epochs=3", "--submission", "s.csv"])
+    [run_config] = (in_tmp / "runs" / "house_prices").glob("2*/config.json")
+    assert json.loads(run_config.read_text())["params"]["hidden"] == best["hidden"]
+
+
+def test_trial_value_is_the_run_cv_score(house_dir, in_tmp):
+    """The objective is the same cross_validate that pipelines.run reports."""
+    db = in_tmp / "study.db"
+    tune(house_dir, db, "--trials", "1", "--no-pruning")
+    trial = optuna.load_study(study_name="house_prices", storage=f"sqlite:///{db}").trials[0]
+    params = {**HOUSE.defaults, **trial.params, "max_epochs": 3}
+    result = cross_validate(HOUSE, HOUSE.load(house_dir), params, folds=2, seed=0)
+    assert trial.value == pytest.approx(result.mean, abs=1e-9)
+
+
+class AlwaysPrune(optuna.pruners.BasePruner):
+    def prune(self, study, trial):
+        return True
+
+
+def test_epoch_pruning_stops_a_trial_inside_the_first_fold(house_dir):
+    study = optuna.create_study(pruner=AlwaysPrune())
+    trial = study.ask()
+    data = HOUSE.load(house_dir)
+    with pytest.raises(optuna.TrialPruned, match="epoch 0 of fold 0"):
+        cross_validate(HOUSE, data, {**HOUSE.defaults, "max_epochs": 5}, folds=2,
+                       fold_callbacks=lambda index: [EpochPruning(trial, "valid_loss")])
+    assert list(study.trials[0].intermediate_values) == [0]
+
+
+def test_fold_pruning_reports_running_mean(house_dir):
+    study = optuna.create_study(pruner=AlwaysPrune())
+    trial = study.ask()
+    data = HOUSE.load(house_dir)
+    with pytest.raises(optuna.TrialPruned, match="after fold 0"):
+        cross_validate(HOUSE, data, {**HOUSE.defaults, "max_epochs": 2}, folds=2, on_fold=FoldPruning(trial))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nope", "--trials", "2"], "unknown competition"),
+    (["house_prices", "--trials", "0"], "--trials 0"),
+    (["house_prices", "--trials", "1", "--storage", "not a url"], "--storage is not a database URL"),
+    (["house_prices", "--trials", "1", "--storage", "postgresql://me:s3cret@127.0.0.1:9/db"],
+     "cannot open the study storage postgresql://me:***@127.0.0.1:9/db"),
+    (["house_prices", "--trials", "1", "--set", "depth=2"], "unknown parameter 'depth'"),
+])
+def test_bad_input(args, message, house_dir, in_tmp, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        tune_main([*args, "--data-dir", str(house_dir)])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert "s3cret" not in captured.err + captured.out
+
+
+def wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def tune_command(house_dir, storage, trials, *extra):
+    return [sys.executable, "-m", "pipelines.tune", "house_prices", "--data-dir", str(house_dir),
+            "--storage", storage, "--trials", str(trials), "--folds", "2",
+            "--set", "max_epochs=20", "--set", "batch_size=16", *extra]
+
+
+def test_sigkill_loses_no_finished_trial_and_the_killed_one_is_marked_fail(house_dir, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    worker = subprocess.Popen(tune_command(house_dir, storage, 50), cwd=tmp_path, env=subprocess_env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def states():
+        try:
+            study = optuna.load_study(study_name="house_prices", storage=storage)
+        except Exception:  # the worker may not have created the study yet
+            return {}
+        trials = study.get_trials(deepcopy=False)
+        return {s: [t.number for t in trials if t.state == s] for s in TrialState}
+
+    try:
+        assert wait_for(lambda: states() and states()[TrialState.COMPLETE] and states()[TrialState.RUNNING], 120)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        worker.kill()
+    before = states()
+    killed = before[TrialState.RUNNING]
+    assert len(killed) == 1
+
+    done = subprocess.run(tune_command(house_dir, storage, 1), cwd=tmp_path, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"marked FAIL the trials of a worker that died: {killed[0]}" in done.stdout
+    after = states()
+    assert after[TrialState.RUNNING] == []
+    assert killed[0] in after[TrialState.FAIL]
+    assert set(before[TrialState.COMPLETE]) <= set(after[TrialState.COMPLETE])
+    assert sum(map(len, after.values())) == sum(map(len, before.values())) + 1
+
+
+def postgres_url():
+    url = os.environ.get("PIPELINES_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set PIPELINES_TEST_POSTGRES_URL (.ci/run starts one)")
+    try:
+        import sqlalchemy
+
+        with sqlalchemy.create_engine(url, connect_args={"connect_timeout": 5}).connect():
+            pass
+    except Exception as error:  # unreachable server: skip, with the reason
+        pytest.skip(f"PostgreSQL at PIPELINES_TEST_POSTGRES_URL is unreachable: {type(error).__name__}")
+    return url
+
+
+def test_two_workers_share_one_postgres_study(house_dir, tmp_path):
+    url = postgres_url()
+    name = f"two-workers-{os.getpid()}-{time.time_ns()}"
+    workers = [subprocess.Popen(tune_command(house_dir, url, 4, "--study-name", name, "--seed", str(seed)),
+                                cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for seed in (0, 1)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=600)
+        assert worker.returncode == 0, err
+    trials = optuna.load_study(study_name=name, storage=url).trials
+    assert len(trials) == 8
+    assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL}
+    workers_seen = {t.user_attrs["worker"] for t in trials}
+    assert len(workers_seen) == 2
+    optuna.delete_study(study_name=name, storage=url)
