@@ -1,0 +1,105 @@
+"""Competition archives (zip, 7z): listing, reading members in memory, safe extraction.
+
+Every entry name is checked before anything is read or written: an absolute path, a `..`
+component or a link is refused with an error naming the entry, so nothing can land outside
+the target folder.
+"""
+import os
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from pipelines.errors import UserError
+
+ARCHIVE_SUFFIXES = (".zip", ".7z")
+
+
+def _refuse(archive, name, why):
+    raise UserError(f"{archive}: entry {name!r} {why}; refusing to read this archive (re-download it)")
+
+
+def check_entry(archive, name, is_link=False):
+    clean = name.replace("\\", "/")
+    parts = PurePosixPath(clean).parts
+    if clean.startswith("/") or re.match(r"^[A-Za-z]:", clean):
+        _refuse(archive, name, "has an absolute path")
+    if ".." in parts:
+        _refuse(archive, name, "would land outside the extraction folder ('..')")
+    if is_link:
+        _refuse(archive, name, "is a link")
+
+
+class Archive:
+    """Read-only view of a zip or 7z file with checked entry names."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if self.path.suffix.lower() not in ARCHIVE_SUFFIXES:
+            raise UserError(f"{self.path}: not a .zip or .7z archive")
+        try:
+            self._entries = self._list()
+        except (zipfile.BadZipFile, OSError, EOFError) as error:
+            raise UserError(f"{self.path}: cannot read the archive ({error}); re-download it") from None
+        except Exception as error:  # py7zr raises its own error types for damaged archives
+            if type(error).__module__.startswith("py7zr"):
+                raise UserError(f"{self.path}: cannot read the archive ({error}); re-download it") from None
+            raise
+        for name, is_link, _ in self._entries:
+            check_entry(self.path, name, is_link)
+
+    def _list(self):
+        """(name, is_link, is_dir) for every entry."""
+        if self.path.suffix.lower() == ".zip":
+            with zipfile.ZipFile(self.path) as archive:
+                return [(i.filename, stat.S_ISLNK(i.external_attr >> 16), i.is_dir()) for i in archive.infolist()]
+        import py7zr
+
+        with py7zr.SevenZipFile(self.path) as archive:
+            return [(f.filename, f.is_symlink, f.is_directory) for f in archive.files]
+
+    def files(self):
+        """Names of the regular files."""
+        return [name for name, _, is_dir in self._entries if not is_dir]
+
+    def read_all(self, names=None):
+        """{name: bytes} for `names` (default: every file), read in one pass."""
+        wanted = set(self.files() if names is None else names)
+        if self.path.suffix.lower() == ".zip":
+            with zipfile.ZipFile(self.path) as archive:
+                return {name: archive.read(name) for name in wanted}
+        import py7zr
+        from py7zr.io import BytesIOFactory
+
+        factory = BytesIOFactory(limit=1 << 34)
+        with py7zr.SevenZipFile(self.path) as archive:
+            archive.extract(targets=list(wanted), factory=factory)
+        return {name: _read(product) for name, product in factory.products.items() if name in wanted}
+
+    def extract(self, target):
+        """Extract into `target` through a temporary folder renamed into place when complete,
+        so an interrupted extraction never leaves a folder that looks complete."""
+        target = Path(target)
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            for name, data in self.read_all().items():
+                out = temporary / name
+                if not out.resolve().is_relative_to(temporary.resolve()):
+                    _refuse(self.path, name, "would land outside the extraction folder")
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(data)
+            os.replace(temporary, target)
+        except BaseException:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
+        return target
+
+
+def _read(product):
+    product.seek(0)
+    return product.read()

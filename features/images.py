@@ -1,0 +1,115 @@
+"""Competition images, from a folder or an archive, decoded once into a uint8 array cache.
+
+The cache is a memory-mapped .npy of shape (N, H, W, 3) beside a JSON manifest that
+records what it was built from (the source's names, sizes and modification times, the
+ids in order, the decode size). A change to any of those rebuilds it; nothing is decoded
+per epoch.
+"""
+import hashlib
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from pipelines.errors import UserError
+from pipelines.files import atomic_path, write_text
+
+from .archives import ARCHIVE_SUFFIXES, Archive
+
+CACHE_DIR = Path(os.environ.get("PIPELINES_CACHE_DIR", "cache"))
+CACHE_VERSION = 1
+
+
+class ImageSource:
+    """The images of one split: `<split>/` or `<split>.zip` / `<split>.7z` in the data folder."""
+
+    def __init__(self, data_dir, split):
+        data_dir = Path(data_dir)
+        self.folder = data_dir / split if (data_dir / split).is_dir() else None
+        self.archive_path = next((data_dir / f"{split}{s}" for s in ARCHIVE_SUFFIXES
+                                  if (data_dir / f"{split}{s}").is_file()), None)
+        if self.folder is None and self.archive_path is None:
+            raise UserError(f"{data_dir} has neither {split}/ nor {split}.zip or {split}.7z; "
+                            "put the competition's files there as Kaggle ships them")
+        self.split = split
+        self.archive = None if self.folder else Archive(self.archive_path)
+        names = (sorted(str(p.relative_to(self.folder)) for p in self.folder.rglob("*") if p.is_file())
+                 if self.folder else self.archive.files())
+        self.by_id = {Path(name).stem: name for name in names if not Path(name).name.startswith(".")}
+
+    @property
+    def where(self):
+        return self.folder or self.archive_path
+
+    def fingerprint(self):
+        """Changes whenever a source file is added, removed, resized or touched."""
+        if self.archive_path and not self.folder:
+            stat = self.archive_path.stat()
+            return {"archive": self.archive_path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        digest = hashlib.sha256()
+        for name in sorted(self.by_id.values()):
+            stat = (self.folder / name).stat()
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        return {"folder": self.folder.name, "files": digest.hexdigest()}
+
+    def require(self, ids, listed_in):
+        missing = [i for i in ids if str(i) not in self.by_id]
+        if missing:
+            raise UserError(f"{listed_in} lists id {missing[0]} but {self.where} has no image for it "
+                            f"({len(missing)} missing); use the complete files from Kaggle")
+
+    def read(self, ids):
+        """{id: encoded bytes} for the given ids."""
+        names = {str(i): self.by_id[str(i)] for i in ids}
+        if self.folder:
+            return {i: (self.folder / name).read_bytes() for i, name in names.items()}
+        data = self.archive.read_all(names.values())
+        return {i: data[name] for i, name in names.items()}
+
+
+def decode(data, where, size=None):
+    """RGB uint8 array of an encoded image; corrupt files raise a UserError naming them."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image = image.convert("RGB")
+            if size and image.size != (size, size):
+                image = image.resize((size, size), Image.BILINEAR)
+            return np.asarray(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise UserError(f"{where}: cannot decode this image ({error}); replace the file with Kaggle's") from None
+
+
+def cached_images(source, ids, name, size=None, cache_dir=None, log=print):
+    """uint8 array (len(ids), H, W, 3) of the images for `ids`, decoded once and memory-mapped."""
+    ids = [str(i) for i in ids]
+    key_data = {"version": CACHE_VERSION, "source": source.fingerprint(), "size": size,
+                "ids": hashlib.sha256("\n".join(ids).encode()).hexdigest()}
+    key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:16]
+    folder = Path(cache_dir or CACHE_DIR) / name
+    array_path, manifest_path = folder / f"{source.split}-{key}.npy", folder / f"{source.split}-{key}.json"
+    if manifest_path.is_file() and array_path.is_file():
+        return np.load(array_path, mmap_mode="r")
+    source.require(ids, f"the {source.split} id list")
+    start = time.perf_counter()
+    encoded = source.read(ids)
+    first = decode(encoded[ids[0]], f"{source.where}/{source.by_id[ids[0]]}", size)
+    with atomic_path(array_path) as temporary:
+        array = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(len(ids), *first.shape))
+        for row, image_id in enumerate(ids):
+            where = f"{source.where}/{source.by_id[image_id]}"
+            image = decode(encoded.pop(image_id), where, size)
+            if image.shape != first.shape:
+                raise UserError(f"{where}: image is {image.shape[1]}x{image.shape[0]}, the others "
+                                f"{first.shape[1]}x{first.shape[0]}; pass a decode size for this competition")
+            array[row] = image
+        array.flush()
+        del array
+    seconds = time.perf_counter() - start
+    write_text(manifest_path, json.dumps({**key_data, "shape": [len(ids), *first.shape],
+                                          "decode_seconds": round(seconds, 2)}, indent=2))
+    log(f"decoded {len(ids)} {source.split} images from {source.where} in {seconds:.1f}s -> {array_path}")
+    return np.load(array_path, mmap_mode="r")
