@@ -45,5 +45,6 @@ class Competition:
     defaults: dict
     search_space: Callable | None = None
     monitor: str = "valid_loss"
+    presets: dict = field(default_factory=dict)  # name -> params (and optionally "folds"); first is the CPU default
     description: str = ""
     files: tuple = field(default=())

@@ -96,3 +96,36 @@ def load_tabular(data_dir, id_column, target_column, train="train.csv", test="te
         sample=sample_frame,
         train_ids=train_frame[id_column].to_numpy(),
     )
+
+
+def load_labelled_images(data_dir, cache_name, labels_file, label_column, classes, sample_file,
+                         id_column="id", size=None):
+    """Kaggle's image layout: a labels CSV (id, label), train/ and test/ images (folders or
+    archives) named by id, and a sample submission listing the test ids."""
+    from features.images import ImageSource, cached_images
+
+    data_dir = Path(data_dir)
+    labels_path = data_dir / labels_file
+    labels = read_csv(labels_path, [id_column, label_column])
+    require_unique(labels, id_column, labels_path)
+    known = labels[label_column].isin(list(classes)).to_numpy()
+    if not known.all():
+        row = int(np.flatnonzero(~known)[0])
+        raise UserError(f"{labels_path} row {row + 2}: label {labels[label_column].iloc[row]!r} is not one of the "
+                        f"{len(classes)} classes ({', '.join(list(classes)[:4])}, ...); fix or remove that row")
+    sample = read_csv(data_dir / sample_file, [id_column])
+    train_ids = labels[id_column].astype(str).to_list()
+    test_ids = sample[id_column].astype(str).to_list()
+    train_source, test_source = ImageSource(data_dir, "train"), ImageSource(data_dir, "test")
+    train_source.require(train_ids, labels_path)
+    test_source.require(test_ids, data_dir / sample_file)
+    index = {name: i for i, name in enumerate(classes)}
+    return Dataset(
+        X=cached_images(train_source, train_ids, cache_name, size),
+        y=labels[label_column].map(index).to_numpy(dtype=np.int64),
+        X_test=cached_images(test_source, test_ids, cache_name, size),
+        test_ids=sample[id_column].to_numpy(),
+        sample=sample,
+        train_ids=labels[id_column].to_numpy(),
+        info={"classes": list(classes)},
+    )

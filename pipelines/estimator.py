@@ -1,7 +1,5 @@
 """A LightningModule behind scikit-learn's fit/predict, so the cross-validation engine
 treats Lightning models and scikit-learn models alike."""
-import math
-
 import numpy as np
 import torch
 
@@ -13,17 +11,19 @@ class LightningEstimator:
     """Builds `module_class.build(X, y, total_steps, **module_params)` at each fit and
     trains it with a Trainer; `history_` keeps the per-epoch losses."""
 
-    def __init__(self, module_class, module_params, batch_size=256, max_epochs=80, seed=0):
+    def __init__(self, module_class, module_params, batch_size=256, max_epochs=80,
+                 datamodule_class=ArrayDataModule, datamodule_params=None):
         self.module_class = module_class
         self.module_params = module_params
         self.batch_size = batch_size
         self.max_epochs = max_epochs
-        self.seed = seed
+        self.datamodule_class = datamodule_class
+        self.datamodule_params = datamodule_params or {}
 
     def fit(self, X, y, validation=None, callbacks=()):
         X_valid, y_valid = validation if validation is not None else (None, None)
-        data = ArrayDataModule(X, y, X_valid, y_valid, batch_size=self.batch_size, seed=self.seed)
-        total_steps = self.max_epochs * math.ceil(len(X) / self.batch_size)
+        data = self.datamodule_class(X, y, X_valid, y_valid, batch_size=self.batch_size, **self.datamodule_params)
+        total_steps = self.max_epochs * len(data.train_dataloader())
         self.module_ = self.module_class.build(X, y, total_steps=total_steps, **self.module_params)
         self.history_ = History()
         trainer = make_trainer(self.max_epochs, callbacks=[self.history_, *callbacks])
@@ -32,5 +32,5 @@ class LightningEstimator:
 
     def predict(self, X):
         trainer = make_trainer(1, progress=False)
-        batches = trainer.predict(self.module_, ArrayDataModule.predict_loader(X))
+        batches = trainer.predict(self.module_, self.datamodule_class.predict_loader(X))
         return torch.cat(batches).float().cpu().numpy().astype(np.float64)

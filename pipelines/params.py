@@ -16,7 +16,8 @@ def parse_value(key, text, default):
                 return False
             raise ValueError
         if kind is tuple:
-            return tuple(part.strip() for part in text.split(",") if part.strip())
+            element = type(default[0]) if default else str
+            return tuple(element(part.strip()) for part in text.split(",") if part.strip())
         if kind is float:
             return float(text)
         if kind is int:
@@ -30,7 +31,7 @@ def parse_value(key, text, default):
 
 
 def format_value(value):
-    return ",".join(value) if isinstance(value, tuple) else str(value)
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
 
 
 def check_known(defaults, keys, source):

@@ -7,12 +7,15 @@ import json
 import time
 from pathlib import Path
 
+import pandas as pd
+
 import competitions
 from submissions.write import default_path, write_submission
 
 from .crossval import cross_validate
 from .data import locate
 from .errors import UserError, cli_main
+from .files import atomic_path
 from .params import resolve
 from .report import format_score, metrics_summary, new_run_dir, plot_learning_curves, write_json
 
@@ -22,10 +25,12 @@ def build_parser():
     parser.add_argument("competition", help=f"one of: {', '.join(competitions.names())}")
     parser.add_argument("--data-dir", help="folder with the competition's Kaggle files (default data/<slug>)")
     parser.add_argument("--submission", help="output CSV (default submissions/NAME-<UTC time>.csv)")
-    parser.add_argument("--folds", type=int, default=5, help="K for K-fold CV; 1 = one holdout split (default 5)")
+    parser.add_argument("--folds", type=int, help="K for K-fold CV; 1 = one holdout split (default 5, or the preset's)")
     parser.add_argument("--seed", type=int, default=0, help="seed for splits and training (default 0)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a hyperparameter, e.g. --set max_epochs=50 (repeatable)")
+    parser.add_argument("--preset", help="a competition's preset of hyperparameters, e.g. cpu or gpu "
+                        "(default: gpu when a GPU is present, else cpu, for competitions that have presets)")
     parser.add_argument("--params", type=Path, help="JSON file of hyperparameters, e.g. a tuning run's best_params.json")
     return parser
 
@@ -44,6 +49,40 @@ def read_params_file(path):
     return params
 
 
+def choose_preset(competition, name):
+    """(preset name, its params, its default folds); competitions without presets have none."""
+    if not competition.presets:
+        if name:
+            raise UserError(f"{competition.name} has no presets; drop --preset")
+        return None, {}, 5
+    if name is None:
+        import torch
+
+        name = "gpu" if torch.cuda.is_available() and "gpu" in competition.presets else next(iter(competition.presets))
+    if name not in competition.presets:
+        raise UserError(f"--preset {name}: {competition.name} has presets {', '.join(competition.presets)}")
+    preset = dict(competition.presets[name])
+    return name, preset, preset.pop("folds", 5)
+
+
+def resolve_params(competition, preset, params_file, assignments):
+    """Defaults, then the preset, then a params file, then --set."""
+    return resolve({**competition.defaults, **preset}, assignments, read_params_file(params_file))
+
+
+def oof_frame(dataset, result, id_column):
+    """Out-of-fold predictions in model space beside the target, one column per class for classifiers."""
+    rows = result.validated
+    frame = pd.DataFrame({id_column: dataset.train_ids[rows], "target": dataset.y[rows]})
+    predictions = result.oof[rows]
+    if predictions.ndim == 1:
+        frame["prediction"] = predictions
+    else:
+        names = dataset.info.get("classes") or range(predictions.shape[1])
+        frame = frame.join(pd.DataFrame(predictions, columns=[f"p_{n}" for n in names], index=frame.index))
+    return frame
+
+
 def align_to_sample(frame, sample):
     """Rows in the sample submission's id order."""
     id_column = sample.columns[0]
@@ -60,7 +99,7 @@ def check_output_path(path):
         raise UserError(f"--submission {path} is a folder; give a file path such as {path / 'submission.csv'}")
 
 
-def run(competition, data_dir, params, folds, seed, submission_path):
+def run(competition, data_dir, params, folds, seed, submission_path, preset=None):
     """Load, cross-validate, save the run folder, write the submission; returns (result, path)."""
     start = time.perf_counter()
     dataset = competition.load(data_dir)
@@ -69,7 +108,9 @@ def run(competition, data_dir, params, folds, seed, submission_path):
     metric = competition.metric.name
 
     def report_fold(fold):
-        print(f"fold {fold.index}: {metric} {fold.score:.5f} ({fold.seconds:.1f}s)", flush=True)
+        epochs = [e["seconds"] for e in fold.history if "seconds" in e]
+        per_epoch = f", {sum(epochs) / len(epochs):.1f}s/epoch" if epochs else ""
+        print(f"fold {fold.index}: {metric} {fold.score:.5f} ({fold.seconds:.1f}s{per_epoch})", flush=True)
 
     result = cross_validate(competition, dataset, params, folds=folds, seed=seed, on_fold=report_fold)
     print(f"CV {metric}: {format_score(result.mean, result.std)}")
@@ -78,13 +119,12 @@ def run(competition, data_dir, params, folds, seed, submission_path):
     path = write_submission(frame, dataset.sample, submission_path, competition.check_submission)
 
     run_dir = new_run_dir(competition.name)
-    config = {"competition": competition.name, "data_dir": str(data_dir), "folds": folds, "seed": seed,
-              "params": params, "submission": str(path)}
+    config = {"competition": competition.name, "data_dir": str(data_dir), "preset": preset, "folds": folds,
+              "seed": seed, "params": params, "submission": str(path)}
     write_json(run_dir / "config.json", config)
     write_json(run_dir / "metrics.json", metrics_summary(result, time.perf_counter() - start))
-    oof = competition.submission(dataset.train_ids[result.validated], result.oof[result.validated])
-    truth = competition.submission(dataset.train_ids[result.validated], dataset.y[result.validated])
-    oof.join(truth.iloc[:, 1:].add_suffix("_true")).to_csv(run_dir / "oof.csv", index=False)
+    with atomic_path(run_dir / "oof.csv") as temporary:
+        oof_frame(dataset, result, dataset.sample.columns[0]).to_csv(temporary, index=False)
     plot_learning_curves(run_dir / "learning_curves.png", result.folds, f"{competition.name} learning curves")
     print(f"run folder: {run_dir}")
     return result, path
@@ -94,12 +134,14 @@ def run(competition, data_dir, params, folds, seed, submission_path):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     competition = competitions.get(args.competition)
-    params = resolve(competition.defaults, args.set, read_params_file(args.params))
+    preset, preset_params, preset_folds = choose_preset(competition, args.preset)
+    params = resolve_params(competition, preset_params, args.params, args.set)
+    folds = preset_folds if args.folds is None else args.folds
+    check_folds(folds)
     data_dir = locate(args.data_dir, competition)
     submission_path = Path(args.submission) if args.submission else default_path(competition.name)
     check_output_path(submission_path)
-    check_folds(args.folds)
-    _, path = run(competition, data_dir, params, args.folds, args.seed, submission_path)
+    _, path = run(competition, data_dir, params, folds, args.seed, submission_path, preset)
     print(path)
 
 

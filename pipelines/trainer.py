@@ -1,6 +1,7 @@
 """The Trainer every pipeline uses: quiet unless on a terminal, GPU when present."""
 import logging
 import sys
+import time
 import warnings
 
 import pytorch_lightning as pl
@@ -8,16 +9,22 @@ import torch
 
 
 class History(pl.Callback):
-    """Per-epoch train and valid loss, for learning curves."""
+    """Per-epoch train and valid loss and seconds, for learning curves and timing."""
 
     def __init__(self):
         self.epochs = []
+        self._started = None
+
+    def on_train_epoch_start(self, trainer, module):
+        self._started = time.perf_counter()
 
     def on_validation_epoch_end(self, trainer, module):
         if trainer.sanity_checking:
             return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         self.epochs.append({"epoch": trainer.current_epoch, **metrics})
+        if self._started is not None:
+            self.epochs[-1]["seconds"] = time.perf_counter() - self._started
 
     def on_train_epoch_end(self, trainer, module):
         if self.epochs and self.epochs[-1]["epoch"] == trainer.current_epoch:

@@ -34,3 +34,17 @@ def check_finite_positive(frame, source):
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise UserError(f"{source} row {row + 2} has a value that is not a finite positive number: {values[row]}")
+
+
+def check_labels_in(classes):
+    """A value check: every predicted label is one of `classes`."""
+    allowed = set(classes)
+
+    def check(frame, source):
+        labels = frame.iloc[:, 1]
+        bad = ~labels.isin(allowed).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise UserError(f"{source} row {row + 2} has label {labels.iloc[row]!r}, not one of {', '.join(classes)}")
+
+    return check

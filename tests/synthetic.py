@@ -56,3 +56,63 @@ def make_house_prices(folder, n_train=150, n_test=60, seed=0):
     pd.DataFrame({"Id": test.Id, "SalePrice": 180000.0}).to_csv(folder / "sample_submission.csv", index=False)
     (folder / "data_description.txt").write_text(HOUSE_DESCRIPTION)
     return folder
+
+
+CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def png_bytes(array):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PALETTE = np.array([[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
+                    [145, 30, 180], [70, 240, 240], [240, 50, 230], [128, 128, 0], [0, 0, 128]])
+
+
+def class_image(label, rng, size=32):
+    """A noisy image whose colour tells its class (survives crops, flips and cutout)."""
+    noise = rng.integers(-40, 40, (size, size, 3))
+    return np.clip(PALETTE[label % len(PALETTE)] + noise, 0, 255).astype(np.uint8)
+
+
+def write_images(folder, split, images, layout):
+    """images: {id: uint8 array}; layout: 'folder', 'zip' or '7z'."""
+    import zipfile
+
+    files = {f"{split}/{image_id}.png": png_bytes(array) for image_id, array in images.items()}
+    if layout == "folder":
+        for name, data in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(data)
+    elif layout == "zip":
+        with zipfile.ZipFile(folder / f"{split}.zip", "w") as archive:
+            for name, data in files.items():
+                archive.writestr(name, data)
+    else:
+        import py7zr
+
+        with py7zr.SevenZipFile(folder / f"{split}.7z", "w") as archive:
+            for name, data in files.items():
+                archive.writestr(data, name)
+
+
+def make_cifar(folder, n_train=80, n_test=30, layout="zip", seed=0):
+    """CIFAR-10 in Kaggle's layout: trainLabels.csv, sampleSubmission.csv, train/ and test/ PNGs."""
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = np.arange(n_train) % 10
+    train = {i + 1: class_image(int(labels[i]), rng) for i in range(n_train)}
+    test = {i + 1: class_image(int(rng.integers(10)), rng) for i in range(n_test)}
+    write_images(folder, "train", train, layout)
+    write_images(folder, "test", test, layout)
+    pd.DataFrame({"id": list(train), "label": [CIFAR_CLASSES[k] for k in labels]}).to_csv(
+        folder / "trainLabels.csv", index=False)
+    pd.DataFrame({"id": list(test), "label": "cat"}).to_csv(folder / "sampleSubmission.csv", index=False)
+    return folder
