@@ -37,7 +37,7 @@ DEFAULTS = {
 
 PRESETS = {
     # 2-core CPU: a narrow airbench net, one stratified holdout split, about 10 minutes
-    "cpu": {"widths": (32, 64, 128), "max_epochs": 8, "batch_size": 256, "channels_last": True, "folds": 1},
+    "cpu": {"widths": (32, 64, 128), "max_epochs": 8, "batch_size": 256, "lr": 0.8, "folds": 1},
     # one GPU: airbench's widths, bf16 (the Trainer's default on GPU), loader workers
     "gpu": {"widths": (64, 256, 256), "max_epochs": 10, "batch_size": 1024, "lr": 0.4, "num_workers": 8,
             "folds": 1},
@@ -53,7 +53,7 @@ def search_space(trial):
     }
 
 
-def load(data_dir):
+def load(data_dir, params=None):
     return load_labelled_images(data_dir, "cifar10", "trainLabels.csv", "label", CLASSES, "sampleSubmission.csv")
 
 
@@ -72,8 +72,8 @@ def model(params):
                               datamodule_params={"transform": transform, "num_workers": params["num_workers"]})
 
 
-def submission(ids, probabilities):
-    return pd.DataFrame({"id": ids, "label": np.asarray(CLASSES)[np.argmax(probabilities, axis=1)]})
+def submission(ids, probabilities, classes=CLASSES):
+    return pd.DataFrame({"id": ids, "label": np.asarray(classes)[np.argmax(probabilities, axis=1)]})
 
 
 COMPETITION = Competition(

@@ -40,7 +40,7 @@ def search_space(trial):
     }
 
 
-def load(data_dir):
+def load(data_dir, params=None):
     data = load_tabular(data_dir, ID, TARGET)
     if (data.y <= 0).any():
         raise UserError(f"{data_dir / 'train.csv'}: {TARGET} must be positive for a log-scale metric")
@@ -64,7 +64,7 @@ def model(params):
                               max_epochs=params["max_epochs"])
 
 
-def submission(ids, predictions):
+def submission(ids, predictions, classes=None):
     return pd.DataFrame({ID: ids, TARGET: np.expm1(predictions)})
 
 

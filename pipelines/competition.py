@@ -22,11 +22,11 @@ class Metric:
 class Competition:
     """One Kaggle competition: its files, target, metric, recipe and submission format.
 
-    load(data_dir) -> Dataset             files -> validated frames/arrays
+    load(data_dir, params) -> Dataset     files -> validated frames/arrays (params may pick a backbone)
     features(params) -> transformer        fitted inside each fold on its training rows
     model(params) -> estimator             fit(X, y, validation=(X, y)) / predict(X)
     splitter(folds, seed) -> sklearn splitter
-    submission(ids, predictions) -> DataFrame in Kaggle's format
+    submission(ids, predictions, classes) -> DataFrame in Kaggle's format
     check_submission(frame, source) raises UserError on invalid values
     search_space(trial) -> dict            Optuna suggestions, applied over the defaults
     monitor                                 a per-epoch logged validation value that moves in

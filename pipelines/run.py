@@ -102,7 +102,7 @@ def check_output_path(path):
 def run(competition, data_dir, params, folds, seed, submission_path, preset=None):
     """Load, cross-validate, save the run folder, write the submission; returns (result, path)."""
     start = time.perf_counter()
-    dataset = competition.load(data_dir)
+    dataset = competition.load(data_dir, params)
     print(f"{competition.name}: {len(dataset.y)} train rows, {len(dataset.test_ids)} test rows, "
           f"{folds} fold{'s' if folds > 1 else ''}, seed {seed}", flush=True)
     metric = competition.metric.name
@@ -115,7 +115,8 @@ def run(competition, data_dir, params, folds, seed, submission_path, preset=None
     result = cross_validate(competition, dataset, params, folds=folds, seed=seed, on_fold=report_fold)
     print(f"CV {metric}: {format_score(result.mean, result.std)}")
 
-    frame = align_to_sample(competition.submission(dataset.test_ids, result.test), dataset.sample)
+    frame = competition.submission(dataset.test_ids, result.test, dataset.info.get("classes"))
+    frame = align_to_sample(frame, dataset.sample)
     path = write_submission(frame, dataset.sample, submission_path, competition.check_submission)
 
     run_dir = new_run_dir(competition.name)

@@ -112,7 +112,7 @@ def main(argv=None):
     if competition.search_space is None:
         raise UserError(f"{competition.name} declares no search space to tune")
     check_folds(args.folds)
-    resolve(competition.defaults, args.set)  # fail on a bad --set before any work
+    pinned = resolve(competition.defaults, args.set)  # fails on a bad --set before any work
     data_dir = locate(args.data_dir, competition)
     storage = open_storage(args.storage)
     study_name = args.study_name or competition.name
@@ -127,7 +127,7 @@ def main(argv=None):
     if failed:
         print(f"marked FAIL the trials of a worker that died: {', '.join(map(str, failed))}")
     study.sampler = optuna.samplers.TPESampler(seed=args.seed + len(study.trials))  # resumed runs explore anew
-    dataset = competition.load(data_dir)
+    dataset = competition.load(data_dir, pinned)
     print(f"tuning {competition.name}: study {study_name!r} in {redact(args.storage)}, "
           f"{len(study.trials)} earlier trials, {args.trials} more, {args.folds} folds", flush=True)
     start = time.perf_counter()

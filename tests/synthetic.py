@@ -116,3 +116,43 @@ def make_cifar(folder, n_train=80, n_test=30, layout="zip", seed=0):
         folder / "trainLabels.csv", index=False)
     pd.DataFrame({"id": list(test), "label": "cat"}).to_csv(folder / "sampleSubmission.csv", index=False)
     return folder
+
+
+DOG_BREEDS = tuple(f"breed_{k:03d}" for k in range(120))
+
+
+def jpeg_bytes(array):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def make_dog_breeds(folder, per_breed=2, n_test=12, size=64, seed=0):
+    """Dog Breed Identification's layout: labels.csv, sample_submission.csv (id + 120 breeds),
+    train.zip and test.zip of JPEGs named by hex ids."""
+    import zipfile
+
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = [k for k in range(120) for _ in range(per_breed)]
+    train_ids = [f"{rng.integers(2**62):016x}" for _ in labels]
+    test_ids = [f"{rng.integers(2**62):016x}" for _ in range(n_test)]
+
+    def image(k):
+        colour = np.array([k * 2 % 256, (k * 37) % 256, (k * 91) % 256])
+        return np.clip(colour + rng.integers(-20, 20, (size, size, 3)), 0, 255).astype(np.uint8)
+
+    for split, ids, classes in (("train", train_ids, labels), ("test", test_ids, rng.integers(0, 120, n_test))):
+        with zipfile.ZipFile(folder / f"{split}.zip", "w") as archive:
+            for image_id, k in zip(ids, classes):
+                archive.writestr(f"{split}/{image_id}.jpg", jpeg_bytes(image(int(k))))
+    pd.DataFrame({"id": train_ids, "breed": [DOG_BREEDS[k] for k in labels]}).to_csv(folder / "labels.csv", index=False)
+    sample = pd.DataFrame(1 / 120, index=range(n_test), columns=list(DOG_BREEDS))
+    sample.insert(0, "id", test_ids)
+    sample.to_csv(folder / "sample_submission.csv", index=False)
+    return folder

@@ -1,0 +1,118 @@
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import competitions
+from pipelines.errors import UserError
+from pipelines.models.efficientnet import PIXEL_MEAN, PIXEL_STD, build, embed, load_backbone
+from pipelines.models.head import assign_source_classes
+from pipelines.run import main
+from tests.conftest import shared_data
+from tests.synthetic import DOG_BREEDS, make_dog_breeds
+
+DOGS = competitions.get("dog_breeds")
+TINY = ["--set", "backbone=tiny", "--set", "image_size=64", "--set", "max_epochs=5", "--folds", "2"]
+
+
+@pytest.fixture
+def dog_dir(tmp_path, in_tmp):
+    return make_dog_breeds(tmp_path / "dog-breed-identification")
+
+
+def test_end_to_end_with_a_tiny_backbone(dog_dir, in_tmp, capsys):
+    main(["dog_breeds", "--data-dir", str(dog_dir), "--submission", "s.csv", *TINY])
+    out = capsys.readouterr().out
+    assert "embedded 240 train images" in out and "embedded 12 test images" in out
+    submission = pd.read_csv(in_tmp / "s.csv")
+    sample = pd.read_csv(dog_dir / "sample_submission.csv")
+    assert list(submission.columns) == list(sample.columns)
+    assert submission.id.tolist() == sample.id.tolist()
+    probabilities = submission[list(DOG_BREEDS)].to_numpy()
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-6)
+    assert "CV log_loss: " in out
+
+    # the second run reads the cached embeddings
+    main(["dog_breeds", "--data-dir", str(dog_dir), "--submission", "s2.csv", *TINY])
+    out = capsys.readouterr().out
+    assert "embedded" not in out and "decoded" not in out
+    pd.testing.assert_frame_equal(pd.read_csv(in_tmp / "s2.csv"), submission)  # same seed, same result
+
+
+def test_head_starts_from_the_pretrained_classifier():
+    """Before training, the head predicts with the source logits of the assigned classes."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 20)
+    source = rng.normal(0, 0.1, (60, 5))
+    true_column = np.array([4, 0, 2])  # class k lives in source column true_column[k]
+    source[np.arange(60), true_column[labels]] += 3
+    assert assign_source_classes(source, labels, 3).tolist() == [4, 0, 2]
+
+    from pipelines.models.head import PretrainedHead
+
+    X = np.hstack([rng.normal(size=(60, 7)), source]).astype(np.float32)
+    head = PretrainedHead.build(X, labels, total_steps=10, n_source=5, n_classes=3)
+    with torch.no_grad():
+        logits = head(torch.from_numpy(X))
+    np.testing.assert_allclose(logits.numpy(), source[:, true_column], rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_breed(dog_dir):
+    labels = pd.read_csv(dog_dir / "labels.csv")
+    labels.loc[0, "breed"] = "wolfdog"
+    labels.to_csv(dog_dir / "labels.csv", index=False)
+    with pytest.raises(UserError, match="label 'wolfdog' is not one of the 120 classes"):
+        DOGS.load(dog_dir, {**DOGS.defaults, "backbone": "tiny", "image_size": 64})
+
+
+def test_corrupt_jpeg(dog_dir):
+    labels = pd.read_csv(dog_dir / "labels.csv")
+    with zipfile.ZipFile(dog_dir / "train.zip", "a") as archive:
+        archive.writestr(f"train/{labels.id[0]}x.jpg", b"")
+    labels.loc[0, "id"] = f"{labels.id[0]}x"
+    labels.to_csv(dog_dir / "labels.csv", index=False)
+    with pytest.raises(UserError, match=rf"train/{labels.id[0]}.jpg: cannot decode this image"):
+        DOGS.load(dog_dir, {**DOGS.defaults, "backbone": "tiny", "image_size": 64})
+
+
+def test_weights_that_do_not_fit_are_refused(tmp_path):
+    wrong = tmp_path / "wrong.pth"
+    torch.save(build("tiny").state_dict(), wrong)
+    with pytest.raises(UserError, match="do not fit EfficientNet-lite0"):
+        load_backbone("lite0", wrong)
+    pickled = tmp_path / "pickled.pth"
+    torch.save({"model": object()}, pickled)  # arbitrary objects are refused by weights_only loading
+    with pytest.raises(UserError, match="do not fit"):
+        load_backbone("lite0", pickled)
+    with pytest.raises(UserError, match="no such file"):
+        load_backbone("lite0", tmp_path / "missing.pth")
+
+
+def test_compatible_weights_file_is_accepted(tmp_path):
+    network = build("tiny")
+    path = tmp_path / "tiny.pth"
+    torch.save(network.state_dict(), path)
+    loaded, used, weights_id = load_backbone("tiny", path)
+    assert used == path and len(weights_id) == 64
+    for (name, a), (_, b) in zip(network.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_pretrained_lite0_sees_dogs_in_a_real_image():
+    data_dir = shared_data("dog-breed-identification")
+    labels = pd.read_csv(data_dir / "labels.csv").iloc[:4]
+    with zipfile.ZipFile(data_dir / "train.zip") as archive:
+        from PIL import Image
+
+        images = np.stack([np.asarray(Image.open(io.BytesIO(archive.read(f"train/{i}.jpg"))).convert("RGB"))
+                           for i in labels.id])
+    network, path, _ = load_backbone("lite0")
+    x = (torch.from_numpy(images).permute(0, 3, 1, 2).float() - PIXEL_MEAN) / PIXEL_STD
+    with torch.no_grad():
+        _, logits = embed(network, x)
+    predicted = logits.argmax(dim=1)
+    assert ((predicted >= 151) & (predicted <= 275)).all(), predicted.tolist()
