@@ -13,7 +13,6 @@ from features.embeddings import cached_embeddings
 from pipelines.competition import Competition, Metric
 from pipelines.crossval import stratified_kfold
 from pipelines.data import load_labelled_images, read_csv
-from pipelines.datamodules import ArrayDataModule
 from pipelines.errors import UserError
 from pipelines.estimator import LightningEstimator
 from pipelines.metrics import log_loss
