@@ -43,6 +43,10 @@ def test_holdout_and_presets(tmp_path, in_tmp, capsys):
     with pytest.raises(SystemExit):
         main(["cifar10", "--data-dir", str(folder), "--preset", "tpu"])
     assert "--preset tpu: cifar10 has presets cpu, gpu" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["cifar10", "--data-dir", str(folder), "--set", "model=vgg", "--submission", "bad.csv"])
+    assert "--set model=vgg: choose one of airbench, resnet18" in capsys.readouterr().err
+    assert not (in_tmp / "bad.csv").exists()
 
 
 def test_corrupt_png_fails_cleanly_from_the_command_line(tmp_path):

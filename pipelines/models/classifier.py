@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from features.augment import tta_views
+from pipelines.errors import UserError
 
 from .airbench import AirbenchNet
 from .resnet import ResNet18
@@ -27,7 +28,7 @@ class ImageClassifier(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         if model not in NETWORKS:
-            raise ValueError(f"unknown model {model!r}")
+            raise UserError(f"--set model={model}: choose one of {', '.join(NETWORKS)}")
         self.net = NETWORKS[model](num_classes, **({"widths": tuple(widths)} if widths else {}))
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
