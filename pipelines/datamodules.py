@@ -58,11 +58,12 @@ class ImageDataModule(pl.LightningDataModule):
                  num_workers=0, eval_batch_size=1024):
         super().__init__()
         seed = torch.initial_seed()
-        if transform is not None:
+        labels = torch.as_tensor(y_train, dtype=torch.long)
+        if transform is None:
+            self.train = TensorDataset(torch.from_numpy(np.asarray(X_train)), labels)
+        else:
             transform.set_random_seed(seed % 2**32)
-        self.train = AugmentedImages(np.asarray(X_train), torch.as_tensor(y_train, dtype=torch.long), transform) \
-            if transform is not None else TensorDataset(torch.from_numpy(np.asarray(X_train)),
-                                                        torch.as_tensor(y_train, dtype=torch.long))
+            self.train = AugmentedImages(np.asarray(X_train), labels, transform)
         self.valid = None if X_valid is None else TensorDataset(torch.from_numpy(np.asarray(X_valid)),
                                                                 torch.as_tensor(y_valid, dtype=torch.long))
         self.batch_size, self.num_workers, self.eval_batch_size = batch_size, num_workers, eval_batch_size

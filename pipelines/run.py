@@ -20,15 +20,21 @@ from .params import resolve
 from .report import format_score, metrics_summary, new_run_dir, plot_learning_curves, write_json
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m pipelines.run", description=__doc__.splitlines()[0])
+def competition_parser(prog, description, set_help):
+    """The arguments every command over a competition shares."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("competition", help=f"one of: {', '.join(competitions.names())}")
     parser.add_argument("--data-dir", help="folder with the competition's Kaggle files (default data/<slug>)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for splits, training and sampling (default 0)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+    return parser
+
+
+def build_parser():
+    parser = competition_parser("python -m pipelines.run", __doc__.splitlines()[0],
+                                "override a hyperparameter, e.g. --set max_epochs=50 (repeatable)")
     parser.add_argument("--submission", help="output CSV (default submissions/NAME-<UTC time>.csv)")
     parser.add_argument("--folds", type=int, help="K for K-fold CV; 1 = one holdout split (default 5, or the preset's)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for splits and training (default 0)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a hyperparameter, e.g. --set max_epochs=50 (repeatable)")
     parser.add_argument("--preset", help="a competition's preset of hyperparameters, e.g. cpu or gpu "
                         "(default: gpu when a GPU is present, else cpu, for competitions that have presets)")
     parser.add_argument("--params", type=Path, help="JSON file of hyperparameters, e.g. a tuning run's best_params.json")

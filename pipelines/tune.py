@@ -5,7 +5,6 @@ that pipelines.run uses. Studies persist in the storage (SQLite by default), so 
 the same command again continues the same study; PostgreSQL lets workers on several
 machines share one study.
 """
-import argparse
 import gc
 import time
 import warnings
@@ -20,22 +19,18 @@ from .errors import UserError, cli_main
 from .params import resolve
 from .pruning import EpochPruning, FoldPruning
 from .report import new_run_dir, write_json
-from .run import check_folds
+from .run import check_folds, competition_parser
 from .studies import DEFAULT_STORAGE, WORKER, fail_dead_local_trials, open_storage, redact
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m pipelines.tune", description=__doc__.splitlines()[0])
-    parser.add_argument("competition", help=f"one of: {', '.join(competitions.names())}")
+    parser = competition_parser("python -m pipelines.tune", __doc__.splitlines()[0],
+                                "pin a hyperparameter for every trial (repeatable)")
     parser.add_argument("--trials", type=int, required=True, help="trials this worker runs")
     parser.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
     parser.add_argument("--storage", default=DEFAULT_STORAGE, help=f"study database URL (default {DEFAULT_STORAGE})")
     parser.add_argument("--study-name", help="default: the competition's name")
-    parser.add_argument("--data-dir", help="folder with the competition's Kaggle files (default data/<slug>)")
     parser.add_argument("--folds", type=int, default=5, help="K of the CV each trial runs (default 5)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the splits, training and sampler (default 0)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="pin a hyperparameter for every trial (repeatable)")
     parser.add_argument("--no-pruning", action="store_true", help="run every trial to the end")
     return parser
 
