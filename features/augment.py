@@ -3,8 +3,8 @@ import os
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no update check at import
 
-import albumentations as A  # noqa: E402
-import torch  # noqa: E402
+import albumentations as A
+import torch
 
 
 def cifar_train_transform(size=32, pad=4, cutout=8):
@@ -18,6 +18,15 @@ def cifar_train_transform(size=32, pad=4, cutout=8):
         steps.append(A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(cutout // 2, cutout),
                                      hole_width_range=(cutout // 2, cutout), fill=0, p=0.5))
     return A.Compose(steps)
+
+
+def finetune_train_transform(size, scale=(0.35, 1.0), jitter=0.3):
+    """Random resized crop, horizontal flip and colour jitter for fine-tuning a pretrained backbone."""
+    return A.Compose([
+        A.RandomResizedCrop(size=(size, size), scale=scale),
+        A.HorizontalFlip(p=0.5),
+        A.ColorJitter(brightness=jitter, contrast=jitter, saturation=jitter, hue=0.05, p=0.8),
+    ])
 
 
 def tta_views(x, level):

@@ -2,7 +2,14 @@
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, TensorDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    SequentialSampler,
+    TensorDataset,
+)
 
 
 def _tensor(array, dtype=torch.float32):
@@ -80,5 +87,5 @@ class ImageDataModule(pl.LightningDataModule):
         return [] if self.valid is None else batch_loader(self.valid, self.eval_batch_size)
 
     @staticmethod
-    def predict_loader(X, batch_size=1024):
+    def predict_loader(X, batch_size=256):
         return batch_loader(TensorDataset(torch.from_numpy(np.array(X))), batch_size)  # a copy: caches are read-only

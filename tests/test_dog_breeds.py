@@ -116,3 +116,56 @@ def test_pretrained_lite0_sees_dogs_in_a_real_image():
         _, logits = embed(network, x)
     predicted = logits.argmax(dim=1)
     assert ((predicted >= 151) & (predicted <= 275)).all(), predicted.tolist()
+
+
+FINETUNE = ["--preset", "gpu", "--set", "backbone=tiny", "--set", "image_size=64", "--set", "max_epochs=2",
+            "--set", "batch_size=32", "--set", "num_workers=0", "--set", "unfreeze=2", "--folds", "2"]
+
+
+def test_finetune_end_to_end(dog_dir, in_tmp, capsys):
+    main(["dog_breeds", "--data-dir", str(dog_dir), "--submission", "s.csv", *FINETUNE])
+    out = capsys.readouterr().out
+    assert "embedded" not in out  # fine-tuning trains on the images, not on cached embeddings
+    submission = pd.read_csv(in_tmp / "s.csv")
+    assert list(submission.columns) == list(pd.read_csv(dog_dir / "sample_submission.csv").columns)
+    np.testing.assert_allclose(submission[list(DOG_BREEDS)].to_numpy().sum(axis=1), 1, atol=1e-6)
+    assert "CV log_loss: " in out
+
+
+def test_finetune_trains_only_the_tail_and_starts_from_the_source_rows():
+    from pipelines.models.finetune import FineTunedBackbone
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (24, 64, 64, 3), dtype=np.uint8)
+    labels = np.repeat(np.arange(3), 8)
+    module = FineTunedBackbone.build(images, labels, total_steps=4, n_classes=3, source_classes=(10, 20),
+                                     backbone="tiny", unfreeze=2)
+    module.eval()
+    x = torch.from_numpy(images)
+    with torch.no_grad():
+        features = module.features(x)
+        source_logits = module.net._fc(features)[:, 10:20]
+        expected = assign_source_classes(source_logits, labels, 3)
+        np.testing.assert_allclose(module(x).numpy(), source_logits[:, expected].numpy(), rtol=1e-4, atol=1e-4)
+
+    trunk = {name: p.detach().clone() for name, p in module.net.named_parameters() if not p.requires_grad}
+    tail = {name: p.detach().clone() for name, p in module.net.named_parameters() if p.requires_grad}
+    assert any(name.startswith("_blocks.") for name in tail) and "_conv_stem.weight" in trunk
+    assert not any(name.startswith(("_blocks.0.", "_fc.")) for name in tail)
+    running_mean = module.net._bn0.running_mean.clone()
+    optimizer = module.configure_optimizers()["optimizer"]
+    module.train()
+    loss = module.training_step((x, torch.as_tensor(labels)), 0)
+    loss.backward()
+    optimizer.step()
+    parameters = dict(module.net.named_parameters())
+    assert all(torch.equal(parameters[name], value) for name, value in trunk.items())
+    assert any(not torch.equal(parameters[name], value) for name, value in tail.items())
+    assert torch.equal(module.net._bn0.running_mean, running_mean)  # trunk BatchNorm stays frozen
+
+
+def test_unknown_mode(dog_dir, in_tmp, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["dog_breeds", "--data-dir", str(dog_dir), "--set", "mode=partial"])
+    assert exit_info.value.code == 2
+    assert "--set mode=partial: choose one of frozen, finetune" in capsys.readouterr().err

@@ -55,7 +55,7 @@ def load_backbone(variant, weights=None, seed=0):
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         network.load_state_dict(state, strict=True)
-    except Exception as error:  # unpickling refusals, wrong keys, wrong shapes
+    except Exception as error:  # noqa: BLE001 - unpickling refusals, wrong keys, wrong shapes
         first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
         raise UserError(f"weights {path} do not fit EfficientNet-{variant} ({first}); "
                         "give a checkpoint of this architecture") from None

@@ -1,0 +1,126 @@
+"""Fine-tuning a pretrained EfficientNet-Lite: the last blocks train, the rest stays frozen.
+
+The frozen trunk runs without gradients and keeps its BatchNorm statistics (eval mode), so
+only the tail (the last `unfreeze` blocks and the head convolution) pays for backward. The
+new classifier starts as the pretrained classifier's rows of the source classes each target
+class is assigned to (as in head.py), so training begins from the zero-shot predictions;
+the backbone tail learns at `backbone_lr_scale` times the head's rate.
+"""
+import warnings
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from pipelines.errors import UserError
+
+from .efficientnet import PIXEL_MEAN, PIXEL_STD, load_backbone
+from .head import assign_source_classes
+
+# the frozen trunk is in eval mode on purpose (see train())
+warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training")
+
+
+class FineTunedBackbone(pl.LightningModule):
+    def __init__(self, n_classes, source_classes, backbone="lite0", weights="", unfreeze=5, lr=1e-3,
+                 backbone_lr_scale=0.1, weight_decay=1e-2, label_smoothing=0.1, dropout=0.2, warmup=0.1,
+                 total_steps=1000, assignment=None):
+        super().__init__()
+        self.save_hyperparameters(ignore=["assignment"])
+        self.net, _, _ = load_backbone(backbone, weights or None)
+        blocks = len(self.net._blocks)
+        if not 0 <= unfreeze <= blocks:
+            raise UserError(f"--set unfreeze={unfreeze}: this backbone has {blocks} blocks; choose 0 to {blocks}")
+        self.first_trained = blocks - unfreeze
+        for parameter in self.net.parameters():
+            parameter.requires_grad = False
+        for module in self.tail_modules():
+            for parameter in module.parameters():
+                parameter.requires_grad = True
+        source = self.net._fc
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(source.in_features, n_classes)
+        if assignment is not None:
+            self.start_from_source(assignment)
+
+    def tail_modules(self):
+        return [*self.net._blocks[self.first_trained:], self.net._conv_head, self.net._bn1]
+
+    def start_from_source(self, assignment):
+        """Classifier rows = the pretrained rows of each class's assigned source class."""
+        rows = torch.as_tensor(self.hparams.source_classes[0] + np.asarray(assignment))
+        with torch.no_grad():
+            self.classifier.weight.copy_(self.net._fc.weight[rows])
+            self.classifier.bias.copy_(self.net._fc.bias[rows])
+
+    @classmethod
+    def build(cls, X, y, total_steps, sample_per_class=8, **params):
+        """Assign source classes from the zero-shot logits of a few training images per class."""
+        module = cls(total_steps=total_steps, **params)
+        labels = np.asarray(y).astype(int)
+        rng = np.random.default_rng(0)
+        rows = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == k))[:sample_per_class]
+                                       for k in np.unique(labels)]))
+        first, stop = params["source_classes"]
+        logits = []
+        with torch.inference_mode():
+            for start in range(0, len(rows), 32):
+                features = module.features(torch.from_numpy(np.asarray(X[rows[start:start + 32]])))
+                logits.append(module.net._fc(features)[:, first:stop])
+        module.start_from_source(assign_source_classes(torch.cat(logits), labels[rows], params["n_classes"]))
+        return module
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.net.eval()  # frozen BatchNorm statistics and no drop-connect in the trunk...
+        for module in self.tail_modules():
+            module.train(mode)  # ...while the tail trains normally
+        return self
+
+    def features(self, images):
+        """uint8 NHWC -> pooled features; the trunk runs without gradients."""
+        x = (images.permute(0, 3, 1, 2).float() - PIXEL_MEAN) / PIXEL_STD
+        x = x.contiguous(memory_format=torch.channels_last)
+        net, blocks = self.net, self.net._blocks
+        rate = net._global_params.drop_connect_rate or 0.0
+        with torch.no_grad():
+            x = net._swish(net._bn0(net._conv_stem(x)))
+            for index in range(self.first_trained):
+                x = blocks[index](x, drop_connect_rate=rate * index / len(blocks))
+        for index in range(self.first_trained, len(blocks)):
+            x = blocks[index](x, drop_connect_rate=rate * index / len(blocks))
+        x = net._swish(net._bn1(net._conv_head(x)))
+        return x.mean(dim=(2, 3))
+
+    def forward(self, images):
+        return self.classifier(self.dropout(self.features(images)))
+
+    def training_step(self, batch, batch_idx):
+        images, labels = batch
+        loss = nn.functional.cross_entropy(self(images), labels, label_smoothing=self.hparams.label_smoothing)
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        images, labels = batch
+        logits = self(images).float()
+        self.log("valid_loss", nn.functional.cross_entropy(logits, labels), on_step=False, on_epoch=True)
+        self.log("valid_acc", (logits.argmax(1) == labels).float().mean(), on_step=False, on_epoch=True)
+
+    def predict_step(self, batch, batch_idx):
+        images = batch[0]
+        views = (images, torch.flip(images, dims=[2]))  # NHWC: dim 2 is the width
+        return sum(torch.softmax(self(view).double(), dim=1) for view in views) / 2
+
+    def configure_optimizers(self):
+        tail = [p for module in self.tail_modules() for p in module.parameters()]
+        lr = self.hparams.lr
+        groups = [{"params": self.classifier.parameters(), "lr": lr},
+                  {"params": tail, "lr": lr * self.hparams.backbone_lr_scale}]
+        optimizer = torch.optim.AdamW(groups, weight_decay=self.hparams.weight_decay)
+        total = self.hparams.total_steps
+        warmup = min(0.5, max(self.hparams.warmup, 2 / total))  # OneCycleLR needs a warm-up of 2+ steps
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, [group["lr"] for group in groups], total_steps=total, pct_start=warmup)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
