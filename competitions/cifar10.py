@@ -80,6 +80,7 @@ COMPETITION = Competition(
     name="cifar10",
     slug="cifar-10",
     files=("trainLabels.csv", "sampleSubmission.csv"),
+    sample_submission="sampleSubmission.csv",
     metric=Metric("accuracy", accuracy, greater_is_better=True),
     load=load,
     features=features,

@@ -78,26 +78,52 @@ class Archive:
             archive.extract(targets=list(wanted), factory=factory)
         return {name: _read(product) for name, product in factory.products.items() if name in wanted}
 
-    def extract(self, target):
+    def extract(self, target, before_rename=None, replace=False):
         """Extract into `target` through a temporary folder renamed into place when complete,
-        so an interrupted extraction never leaves a folder that looks complete."""
+        so an interrupted extraction never leaves a folder that looks complete.
+        `before_rename(folder)` may add files (a manifest) to the finished temporary folder;
+        `replace` swaps out an existing `target` (otherwise an existing one is kept)."""
         target = Path(target)
-        if target.exists():
+        if target.exists() and not replace:
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
-            for name, data in self.read_all().items():
-                out = temporary / name
-                if not out.resolve().is_relative_to(temporary.resolve()):
-                    _refuse(self.path, name, "would land outside the extraction folder")
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(data)
-            os.replace(temporary, target)
-        except BaseException:
+            self._extract_into(temporary)
+            if before_rename:
+                before_rename(temporary)
+            if target.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+                os.replace(target, old / target.name)
+                os.replace(temporary, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(temporary, target)
+        except BaseException as error:
             shutil.rmtree(temporary, ignore_errors=True)
+            if isinstance(error, (zipfile.BadZipFile, EOFError)) or type(error).__module__.startswith("py7zr"):
+                raise UserError(f"{self.path}: cannot extract it ({error}); re-download it") from None
             raise
         return target
+
+    def _extract_into(self, folder):
+        """Every regular file, streamed (names were checked when the archive was opened)."""
+        root = folder.resolve()
+        for name in self.files():
+            if not (root / name).resolve().is_relative_to(root):
+                _refuse(self.path, name, "would land outside the extraction folder")
+        if self.path.suffix.lower() == ".zip":
+            with zipfile.ZipFile(self.path) as archive:
+                for name in self.files():
+                    out = folder / name
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    with archive.open(name) as source, open(out, "wb") as destination:
+                        shutil.copyfileobj(source, destination, 1 << 20)
+            return
+        import py7zr
+
+        with py7zr.SevenZipFile(self.path) as archive:
+            archive.extract(path=folder, targets=self.files())
 
 
 def _read(product):

@@ -45,8 +45,7 @@ def cached_embeddings(images, embed, weights_id, name, split, normalize, batch_s
             x = ((x.permute(0, 3, 1, 2).float() - mean) / std).contiguous(memory_format=torch.channels_last)
             chunks.append(((embed(x) + embed(torch.flip(x, dims=[3]))) / 2).float().cpu().numpy())
     embeddings = np.concatenate(chunks)
-    with atomic_path(path) as temporary:
-        with open(temporary, "wb") as handle:
-            np.save(handle, embeddings)
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.save(handle, embeddings)
     log(f"embedded {len(images)} {split} images in {time.perf_counter() - start:.1f}s -> {path}")
     return embeddings

@@ -45,25 +45,37 @@ class Log1pSkewed(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return X
 
 
-def tabular_preprocessor(X, categorical=(), na_means_none=(), skew_threshold=0.75):
-    """Numeric: median impute, log1p where skewed, standardise.
+class ColumnKind:
+    """Selects the columns of one kind when the ColumnTransformer is fitted, so the
+    preprocessor works on whatever columns earlier (feature engineering) steps produce."""
+
+    def __init__(self, kind, categorical=(), na_means_none=()):
+        self.kind, self.categorical, self.na_means_none = kind, tuple(categorical), tuple(na_means_none)
+
+    def __call__(self, X):
+        numeric = [c for c in X.select_dtypes(include="number").columns if c not in self.categorical]
+        if self.kind == "numeric":
+            return numeric
+        categories = [c for c in X.columns if c not in numeric]
+        return [c for c in categories if (c in self.na_means_none) == (self.kind == "none")]
+
+
+def tabular_preprocessor(categorical=(), na_means_none=(), skew_threshold=0.75, scaler=StandardScaler):
+    """Numeric: median impute, log1p where skewed, scale (`scaler`: StandardScaler, RobustScaler...).
 
     Categorical: one-hot that ignores categories unseen in the training fold;
     missing values become a "None" category where NA means none, the mode elsewhere.
     """
-    numeric = [c for c in X.select_dtypes(include="number").columns if c not in categorical]
-    categories = [c for c in X.columns if c not in numeric]
-    none = [c for c in categories if c in na_means_none]
-    other = [c for c in categories if c not in na_means_none]
     as_text = _AsText()
     return ColumnTransformer(
         [
-            ("numeric", make_pipeline(SimpleImputer(strategy="median"), Log1pSkewed(skew_threshold),
-                                      StandardScaler()), numeric),
+            ("numeric", make_pipeline(SimpleImputer(strategy="median"), Log1pSkewed(skew_threshold), scaler()),
+             ColumnKind("numeric", categorical, na_means_none)),
             ("none", make_pipeline(as_text, SimpleImputer(strategy="constant", fill_value="None"),
-                                   OneHotEncoder(handle_unknown="ignore")), none),
+                                   OneHotEncoder(handle_unknown="ignore")), ColumnKind("none", categorical, na_means_none)),
             ("categorical", make_pipeline(as_text, SimpleImputer(strategy="most_frequent"),
-                                          OneHotEncoder(handle_unknown="ignore")), other),
+                                          OneHotEncoder(handle_unknown="ignore")),
+             ColumnKind("other", categorical, na_means_none)),
         ],
         sparse_threshold=0,
     )

@@ -4,7 +4,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytorch_lightning as pl
-from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit
+from sklearn.model_selection import (
+    KFold,
+    ShuffleSplit,
+    StratifiedKFold,
+    StratifiedShuffleSplit,
+)
 
 from .data import take
 from .errors import UserError
@@ -59,19 +64,34 @@ def split(splitter, dataset, folds):
         raise UserError(f"cannot make {folds} folds of {len(dataset.y)} training rows ({error}); use fewer --folds") from None
 
 
-def fit_fold(competition, dataset, params, train_rows, valid_rows, callbacks=()):
+def excluded_rows(competition, dataset, rows=None):
+    """Boolean mask over `rows` (default: all) of the rows the competition keeps out of training."""
+    rows = np.arange(len(dataset.y)) if rows is None else rows
+    if competition.exclude_from_training is None:
+        return np.zeros(len(rows), dtype=bool)
+    return np.asarray(competition.exclude_from_training(take(dataset.X, rows), dataset.y[rows]), dtype=bool)
+
+
+def training_rows(competition, dataset, rows):
+    """The fold's training rows less those the competition excludes from training."""
+    return rows[~excluded_rows(competition, dataset, rows)]
+
+
+def fit_fold(member, dataset, params, train_rows, valid_rows, callbacks=()):
     """Fit features and model on train_rows; predict valid_rows and the test set."""
-    features = competition.features(dataset, params)
+    features = member.features(dataset, params)
     X_train = features.fit_transform(take(dataset.X, train_rows), dataset.y[train_rows])
     X_valid = features.transform(take(dataset.X, valid_rows))
-    model = competition.model(params)
+    model = member.model(params)
     model.fit(X_train, dataset.y[train_rows], validation=(X_valid, dataset.y[valid_rows]), callbacks=callbacks)
     return model, model.predict(X_valid), model.predict(features.transform(dataset.X_test))
 
 
-def cross_validate(competition, dataset, params, folds=5, seed=0, fold_callbacks=None, on_fold=None):
-    """K-fold CV. fold_callbacks(index) gives Lightning callbacks for that fold's Trainer;
+def cross_validate(competition, dataset, params, folds=5, seed=0, fold_callbacks=None, on_fold=None, member=None):
+    """K-fold CV of one member (default: the competition's only or first selected model).
+    fold_callbacks(index) gives Lightning callbacks for that fold's Trainer;
     on_fold(Fold) runs after each fold (it may raise to stop early, e.g. a pruned trial)."""
+    member = member or next(iter(competition.selected_members(params).values()))
     splits = split(competition.splitter(folds, seed), dataset, folds)
     oof = test = None
     validated = np.zeros(len(dataset.y), dtype=bool)
@@ -80,7 +100,8 @@ def cross_validate(competition, dataset, params, folds=5, seed=0, fold_callbacks
         start = time.perf_counter()
         pl.seed_everything(seed + index, verbose=False)
         callbacks = fold_callbacks(index) if fold_callbacks else ()
-        model, valid_pred, test_pred = fit_fold(competition, dataset, params, train_rows, valid_rows, callbacks)
+        train_rows = training_rows(competition, dataset, train_rows)
+        model, valid_pred, test_pred = fit_fold(member, dataset, params, train_rows, valid_rows, callbacks)
         if oof is None:
             oof = np.full((len(dataset.y),) + valid_pred.shape[1:], np.nan)
             test = np.zeros_like(test_pred, dtype=np.float64)

@@ -34,3 +34,22 @@ class LightningEstimator:
         trainer = make_trainer(1, progress=False)
         batches = trainer.predict(self.module_, self.datamodule_class.predict_loader(X))
         return torch.cat(batches).float().cpu().numpy().astype(np.float64)
+
+
+class SklearnEstimator:
+    """A scikit-learn regressor or classifier behind the same fit/predict as LightningEstimator
+    (the validation rows and callbacks are not used: these models have no epochs)."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def fit(self, X, y, validation=None, callbacks=()):
+        from sklearn.base import clone
+
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        return self
+
+    def predict(self, X):
+        if hasattr(self.estimator_, "predict_proba"):
+            return self.estimator_.predict_proba(X)
+        return np.asarray(self.estimator_.predict(X), dtype=np.float64)

@@ -27,7 +27,7 @@ def metrics_summary(result, seconds):
         "folds": [{"fold": f.index, "score": f.score, "seconds": round(f.seconds, 2)} for f in result.folds],
         "mean": result.mean,
         "std": result.std,
-        "seconds": round(seconds, 2),
+        **({"seconds": round(seconds, 2)} if seconds is not None else {}),
     }
 
 

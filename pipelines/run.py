@@ -10,14 +10,23 @@ from pathlib import Path
 import pandas as pd
 
 import competitions
+from submissions.submit import submit
 from submissions.write import default_path, write_submission
 
-from .crossval import cross_validate
-from .data import locate
+from .blend import blend
+from .crossval import cross_validate, excluded_rows, split
+from .download import locate_or_download
 from .errors import UserError, cli_main
 from .files import atomic_path
+from .kaggle_client import CREDENTIALS_HELP, has_credentials
 from .params import resolve
-from .report import format_score, metrics_summary, new_run_dir, plot_learning_curves, write_json
+from .report import (
+    format_score,
+    metrics_summary,
+    new_run_dir,
+    plot_learning_curves,
+    write_json,
+)
 
 
 def competition_parser(prog, description, set_help):
@@ -38,6 +47,8 @@ def build_parser():
     parser.add_argument("--preset", help="a competition's preset of hyperparameters, e.g. cpu or gpu "
                         "(default: gpu when a GPU is present, else cpu, for competitions that have presets)")
     parser.add_argument("--params", type=Path, help="JSON file of hyperparameters, e.g. a tuning run's best_params.json")
+    parser.add_argument("--submit", action="store_true", help="submit the file to Kaggle after a successful run")
+    parser.add_argument("-m", "--message", help="the submission's description on Kaggle (with --submit)")
     return parser
 
 
@@ -76,13 +87,16 @@ def resolve_params(competition, preset, params_file, assignments):
     return resolve({**competition.defaults, **preset}, assignments, read_params_file(params_file))
 
 
-def oof_frame(dataset, result, id_column):
-    """Out-of-fold predictions in model space beside the target, one column per class for classifiers."""
+def oof_frame(dataset, result, id_column, members=None):
+    """Out-of-fold predictions in model space beside the target, one column per class for classifiers
+    (and, for a blend of regressors, one column per member)."""
     rows = result.validated
     frame = pd.DataFrame({id_column: dataset.train_ids[rows], "target": dataset.y[rows]})
     predictions = result.oof[rows]
     if predictions.ndim == 1:
         frame["prediction"] = predictions
+        for name, member in (members or {}).items():
+            frame[f"prediction_{name}"] = member.oof[rows]
     else:
         names = dataset.info.get("classes") or range(predictions.shape[1])
         frame = frame.join(pd.DataFrame(predictions, columns=[f"p_{n}" for n in names], index=frame.index))
@@ -93,6 +107,14 @@ def align_to_sample(frame, sample):
     """Rows in the sample submission's id order."""
     id_column = sample.columns[0]
     return frame.set_index(id_column).loc[sample[id_column].to_numpy()].reset_index()
+
+
+def check_can_submit(message):
+    """Before a long run: --submit needs a message and credentials."""
+    if not (message and message.strip()):
+        raise UserError("--submit needs a message: add -m 'what changed'")
+    if not has_credentials():
+        raise UserError(f"--submit needs Kaggle credentials: {CREDENTIALS_HELP}")
 
 
 def check_folds(folds):
@@ -113,13 +135,33 @@ def run(competition, data_dir, params, folds, seed, submission_path, preset=None
           f"{folds} fold{'s' if folds > 1 else ''}, seed {seed}", flush=True)
     metric = competition.metric.name
 
-    def report_fold(fold):
-        epochs = [e["seconds"] for e in fold.history if "seconds" in e]
-        per_epoch = f", {sum(epochs) / len(epochs):.1f}s/epoch" if epochs else ""
-        print(f"fold {fold.index}: {metric} {fold.score:.5f} ({fold.seconds:.1f}s{per_epoch})", flush=True)
+    members = competition.selected_members(params)
+    results = {}
+    for name, member in members.items():
+        label = f"{name} " if len(members) > 1 else ""
 
-    result = cross_validate(competition, dataset, params, folds=folds, seed=seed, on_fold=report_fold)
+        def report_fold(fold, label=label):
+            epochs = [e["seconds"] for e in fold.history if "seconds" in e]
+            per_epoch = f", {sum(epochs) / len(epochs):.1f}s/epoch" if epochs else ""
+            print(f"{label}fold {fold.index}: {metric} {fold.score:.5f} ({fold.seconds:.1f}s{per_epoch})", flush=True)
+
+        results[name] = cross_validate(competition, dataset, params, folds=folds, seed=seed, on_fold=report_fold,
+                                       member=member)
+        if len(members) > 1:
+            print(f"{name}: CV {metric} {format_score(results[name].mean, results[name].std)}", flush=True)
+    weights = None
+    excluded = excluded_rows(competition, dataset)
+    if len(members) > 1:
+        splits = split(competition.splitter(folds, seed), dataset, folds)
+        result, weights = blend(results, dataset.y, splits, competition.metric, excluded)
+        print("blend weights: " + ", ".join(f"{name} {weight:.3f}" for name, weight in weights.items()))
+    else:
+        result = results[next(iter(members))]
     print(f"CV {metric}: {format_score(result.mean, result.std)}")
+    if excluded.any():  # for comparison with public notebooks, which drop such rows before CV
+        kept = result.validated & ~excluded
+        score = competition.metric.score(dataset.y[kept], result.oof[kept])
+        print(f"out-of-fold {metric} without the {int(excluded.sum())} rows kept out of training: {score:.5f}")
 
     frame = competition.submission(dataset.test_ids, result.test, dataset.info.get("classes"))
     frame = align_to_sample(frame, dataset.sample)
@@ -129,10 +171,16 @@ def run(competition, data_dir, params, folds, seed, submission_path, preset=None
     config = {"competition": competition.name, "data_dir": str(data_dir), "preset": preset, "folds": folds,
               "seed": seed, "params": params, "submission": str(path)}
     write_json(run_dir / "config.json", config)
-    write_json(run_dir / "metrics.json", metrics_summary(result, time.perf_counter() - start))
+    summary = metrics_summary(result, time.perf_counter() - start)
+    if weights is not None:
+        summary["members"] = {name: metrics_summary(member_result, None) for name, member_result in results.items()}
+        summary["blend_weights"] = weights
+    write_json(run_dir / "metrics.json", summary)
     with atomic_path(run_dir / "oof.csv") as temporary:
-        oof_frame(dataset, result, dataset.sample.columns[0]).to_csv(temporary, index=False)
-    plot_learning_curves(run_dir / "learning_curves.png", result.folds, f"{competition.name} learning curves")
+        oof_frame(dataset, result, dataset.sample.columns[0], results if weights else None).to_csv(temporary, index=False)
+    trained = [r.folds for r in results.values() if any(fold.history for fold in r.folds)]
+    plot_learning_curves(run_dir / "learning_curves.png", trained[0] if trained else [],
+                         f"{competition.name} learning curves")
     print(f"run folder: {run_dir}")
     return result, path
 
@@ -145,10 +193,14 @@ def main(argv=None):
     params = resolve_params(competition, preset_params, args.params, args.set)
     folds = preset_folds if args.folds is None else args.folds
     check_folds(folds)
-    data_dir = locate(args.data_dir, competition)
+    if args.submit:
+        check_can_submit(args.message)
+    data_dir = locate_or_download(args.data_dir, competition)
     submission_path = Path(args.submission) if args.submission else default_path(competition.name)
     check_output_path(submission_path)
     _, path = run(competition, data_dir, params, folds, args.seed, submission_path, preset)
+    if args.submit:
+        submit(competition, path, args.message)
     print(path)
 
 

@@ -14,13 +14,19 @@ import optuna
 import competitions
 
 from .crossval import cross_validate
-from .data import locate
+from .download import locate_or_download
 from .errors import UserError, cli_main
 from .params import resolve
 from .pruning import EpochPruning, FoldPruning
 from .report import new_run_dir, write_json
 from .run import check_folds, competition_parser
-from .studies import DEFAULT_STORAGE, WORKER, fail_dead_local_trials, open_storage, redact
+from .studies import (
+    DEFAULT_STORAGE,
+    WORKER,
+    fail_dead_local_trials,
+    open_storage,
+    redact,
+)
 
 
 def build_parser():
@@ -35,13 +41,13 @@ def build_parser():
     return parser
 
 
-def make_objective(competition, dataset, assignments, folds, seed, pruning):
+def make_objective(competition, member, dataset, assignments, folds, seed, pruning):
     def objective(trial):
         trial.set_user_attr("worker", WORKER)
-        params = resolve(competition.defaults, assignments, overrides=competition.search_space(trial))
+        params = resolve(competition.defaults, assignments, overrides=member.search_space(trial))
         try:
             result = cross_validate(
-                competition, dataset, params, folds=folds, seed=seed,
+                competition, dataset, params, folds=folds, seed=seed, member=member,
                 fold_callbacks=lambda index: [EpochPruning(trial, competition.monitor)] if pruning and index == 0 else [],
                 on_fold=FoldPruning(trial) if pruning else None,
             )
@@ -96,6 +102,18 @@ def summarize(study, competition, run_dir):
     return best
 
 
+def choose_member(competition, params):
+    """Tuning targets one member: the first of those selected by `models`."""
+    members = competition.selected_members(params)
+    name, member = next(iter(members.items()))
+    if member.search_space is None:
+        raise UserError(f"{competition.name} declares no search space to tune"
+                        + ("" if name == "model" else f" for member {name}"))
+    if len(members) > 1:
+        print(f"tuning member {name} (the first of {', '.join(members)}); choose one with --set models=NAME")
+    return name, member
+
+
 @cli_main
 def main(argv=None):
     args = build_parser().parse_args(argv)
@@ -104,11 +122,10 @@ def main(argv=None):
         raise UserError(f"--trials {args.trials}: give a positive number of trials")
     if args.timeout is not None and args.timeout <= 0:
         raise UserError(f"--timeout {args.timeout}: give a positive number of seconds")
-    if competition.search_space is None:
-        raise UserError(f"{competition.name} declares no search space to tune")
     check_folds(args.folds)
     pinned = resolve(competition.defaults, args.set)  # fails on a bad --set before any work
-    data_dir = locate(args.data_dir, competition)
+    name, member = choose_member(competition, pinned)
+    data_dir = locate_or_download(args.data_dir, competition)
     storage = open_storage(args.storage)
     study_name = args.study_name or competition.name
     study = optuna.create_study(
@@ -123,11 +140,11 @@ def main(argv=None):
         print(f"marked FAIL the trials of a worker that died: {', '.join(map(str, failed))}")
     study.sampler = optuna.samplers.TPESampler(seed=args.seed + len(study.trials))  # resumed runs explore anew
     dataset = competition.load(data_dir, pinned)
-    print(f"tuning {competition.name}: study {study_name!r} in {redact(args.storage)}, "
+    print(f"tuning {competition.name}{'' if name == 'model' else f' member {name}'}: study {study_name!r} in {redact(args.storage)}, "
           f"{len(study.trials)} earlier trials, {args.trials} more, {args.folds} folds", flush=True)
     start = time.perf_counter()
     study.optimize(
-        make_objective(competition, dataset, args.set, args.folds, args.seed, pruning=not args.no_pruning),
+        make_objective(competition, member, dataset, args.set, args.folds, args.seed, pruning=not args.no_pruning),
         n_trials=args.trials, timeout=args.timeout, gc_after_trial=True,
     )
     elapsed = time.perf_counter() - start

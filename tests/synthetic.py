@@ -156,3 +156,37 @@ def make_dog_breeds(folder, per_breed=2, n_test=12, size=64, seed=0):
     sample.insert(0, "id", test_ids)
     sample.to_csv(folder / "sample_submission.csv", index=False)
     return folder
+
+
+def zip_with(path, name, data=b"x", symlink=False):
+    """A zip of one PNG plus the entry `name` (a link when `symlink`)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("train/1.png", png_bytes(np.zeros((32, 32, 3), np.uint8)))
+        info = zipfile.ZipInfo(name)
+        if symlink:
+            info.external_attr = 0o120777 << 16
+        archive.writestr(info, data)
+    return path
+
+
+def seven_zip_with_entry(path, name):
+    """A 7z whose entry is renamed after writing (py7zr refuses to write such names)."""
+    import binascii
+    import struct
+
+    import py7zr
+
+    placeholder = "a" * len(name)
+    with py7zr.SevenZipFile(path, "w") as archive:
+        archive.set_encoded_header_mode(False)
+        archive.writestr(b"x", placeholder)
+    data = bytearray(path.read_bytes())
+    start = data.find(placeholder.encode("utf-16-le"))
+    data[start:start + 2 * len(name)] = name.encode("utf-16-le")
+    offset, size, _ = struct.unpack("<QQI", data[12:32])
+    data[28:32] = struct.pack("<I", binascii.crc32(bytes(data[32 + offset:32 + offset + size])))
+    data[8:12] = struct.pack("<I", binascii.crc32(bytes(data[12:32])))
+    path.write_bytes(bytes(data))
+    return path

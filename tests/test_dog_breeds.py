@@ -8,7 +8,13 @@ import torch
 
 import competitions
 from pipelines.errors import UserError
-from pipelines.models.efficientnet import PIXEL_MEAN, PIXEL_STD, build, embed, load_backbone
+from pipelines.models.efficientnet import (
+    PIXEL_MEAN,
+    PIXEL_STD,
+    build,
+    embed,
+    load_backbone,
+)
 from pipelines.models.head import assign_source_classes
 from pipelines.run import main
 from tests.conftest import shared_data

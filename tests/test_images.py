@@ -1,5 +1,3 @@
-import binascii
-import struct
 import zipfile
 
 import numpy as np
@@ -10,7 +8,7 @@ import competitions
 from features.archives import Archive
 from features.images import ImageSource, cached_images
 from pipelines.errors import UserError
-from tests.synthetic import make_cifar, png_bytes
+from tests.synthetic import make_cifar, png_bytes, seven_zip_with_entry, zip_with
 
 CIFAR = competitions.get("cifar10")
 
@@ -86,16 +84,6 @@ def test_missing_image_archive(tmp_path, cache_dir):
         CIFAR.load(folder)
 
 
-def zip_with(path, name, data=b"x", symlink=False):
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("train/1.png", png_bytes(np.zeros((32, 32, 3), np.uint8)))
-        info = zipfile.ZipInfo(name)
-        if symlink:
-            info.external_attr = 0o120777 << 16
-        archive.writestr(info, data)
-    return path
-
-
 @pytest.mark.parametrize("name, symlink, message", [
     ("../evil.png", False, "outside the extraction folder"),
     ("train/../../evil.png", False, "outside the extraction folder"),
@@ -112,24 +100,6 @@ def test_malicious_zip_entries_are_refused(tmp_path, name, symlink, message):
         Archive(archive).extract(target)
     assert not target.exists() and not (tmp_path / "evil.png").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["train.zip"]
-
-
-def seven_zip_with_entry(path, name):
-    """A 7z whose entry is renamed after writing (py7zr refuses to write such names)."""
-    import py7zr
-
-    placeholder = "a" * len(name)
-    with py7zr.SevenZipFile(path, "w") as archive:
-        archive.set_encoded_header_mode(False)
-        archive.writestr(b"x", placeholder)
-    data = bytearray(path.read_bytes())
-    start = data.find(placeholder.encode("utf-16-le"))
-    data[start:start + 2 * len(name)] = name.encode("utf-16-le")
-    offset, size, _ = struct.unpack("<QQI", data[12:32])
-    data[28:32] = struct.pack("<I", binascii.crc32(bytes(data[32 + offset:32 + offset + size])))
-    data[8:12] = struct.pack("<I", binascii.crc32(bytes(data[12:32])))
-    path.write_bytes(bytes(data))
-    return path
 
 
 @pytest.mark.parametrize("name, message", [("../evil.png", "outside"), ("/tmp/evil.png", "absolute path")])

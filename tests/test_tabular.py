@@ -26,7 +26,7 @@ def test_preprocessor_fits_on_training_rows_and_tolerates_unseen_values():
         "code": [20, 60, 20, 60],
     })
     test = pd.DataFrame({"area": [np.nan], "garage": ["BuiltIn"], "zone": [None], "code": [90]})
-    pre = tabular_preprocessor(train, categorical=("code",), na_means_none=("garage",), skew_threshold=10)
+    pre = tabular_preprocessor(categorical=("code",), na_means_none=("garage",), skew_threshold=10)
     out_train = pre.fit_transform(train)
     out_test = pre.transform(test)
     names = list(pre.get_feature_names_out())

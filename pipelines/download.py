@@ -1,0 +1,129 @@
+"""python -m pipelines.download NAME [--data-dir DIR] [--force]: a competition's files from Kaggle.
+
+The archive Kaggle serves is downloaded into a hidden folder beside the data folder, then
+extracted (zip or 7z, entries checked) through a temporary folder that is renamed into place
+once complete. The manifest in the data folder records the size and sha256 of the archive and
+of every extracted file; later calls verify the files against it and download nothing.
+"""
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import competitions
+from features.archives import ARCHIVE_SUFFIXES, Archive
+
+from .data import default_data_dir, locate
+from .errors import UserError, cli_main
+from .kaggle_client import connect, has_credentials, kaggle_errors
+
+MANIFEST = "download-manifest.json"
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_record(path):
+    return {"size": path.stat().st_size, "sha256": sha256(path)}
+
+
+def folder_records(folder):
+    return {path.relative_to(folder).as_posix(): file_record(path)
+            for path in sorted(folder.rglob("*")) if path.is_file() and path.name != MANIFEST}
+
+
+def verify(data_dir, competition):
+    """Every file the manifest lists, with its recorded size and sha256."""
+    manifest = json.loads((data_dir / MANIFEST).read_text())
+    fix = f"download again with: python -m pipelines.download {competition.name} --data-dir {data_dir} --force"
+    for name, record in manifest["files"].items():
+        path = data_dir / name
+        if not path.is_file():
+            raise UserError(f"{path} is missing since the download; {fix}")
+        if path.stat().st_size != record["size"] or sha256(path) != record["sha256"]:
+            raise UserError(f"{path} changed since the download (its size or sha256 differs from {MANIFEST}); {fix}")
+    return manifest
+
+
+def download(competition, data_dir, force=False, log=print):
+    """The competition's files in data_dir, downloaded and extracted once, verified afterwards."""
+    data_dir = Path(data_dir)
+    if data_dir.exists() and not force:
+        if not (data_dir / MANIFEST).is_file():
+            raise UserError(f"{data_dir} exists but was not downloaded by this command (no {MANIFEST}); "
+                            "use it as it is, or add --force to replace it with Kaggle's files")
+        manifest = verify(data_dir, competition)
+        log(f"{data_dir}: {len(manifest['files'])} files match {MANIFEST}; nothing to download")
+        return data_dir
+    previous = json.loads((data_dir / MANIFEST).read_text()) if (data_dir / MANIFEST).is_file() else None
+    api = connect()
+    staging = data_dir.parent / f".{data_dir.name}.download"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    slug = competition.slug
+    log(f"downloading {slug} from Kaggle into {data_dir}")
+    with kaggle_errors(f"downloading {slug}", slug):
+        api.competition_download_files(slug, path=str(staging), force=True, quiet=not sys.stdout.isatty())
+    received = [path for path in staging.iterdir() if path.is_file() and not path.name.endswith(".kaggle-partial")]
+    if len(received) != 1:
+        raise UserError(f"Kaggle sent {len(received)} files for {slug}, expected one archive; retry later")
+    archive = received[0]
+    record = {"name": archive.name, **file_record(archive)}
+    if previous and previous.get("archive", {}).get("sha256") != record["sha256"]:
+        log(f"note: Kaggle's archive for {slug} differs from the one downloaded before")
+
+    def write_manifest(folder):
+        manifest = {"competition": slug, "downloaded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "archive": record, "files": folder_records(folder)}
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+    if archive.suffix.lower() in ARCHIVE_SUFFIXES:
+        Archive(archive).extract(data_dir, before_rename=write_manifest, replace=True)
+    else:  # a single data file
+        single = staging / "single"
+        single.mkdir()
+        archive.rename(single / archive.name)
+        write_manifest(single)
+        if data_dir.exists():
+            shutil.rmtree(data_dir)
+        single.rename(data_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+    log(f"extracted {archive.name} ({record['size']} bytes, sha256 {record['sha256'][:12]}...) into {data_dir}")
+    return data_dir
+
+
+def locate_or_download(data_dir, competition, log=print):
+    """The data folder; a missing one is downloaded when Kaggle credentials are present."""
+    data_dir = Path(data_dir) if data_dir else default_data_dir(competition.slug)
+    if not data_dir.exists() and has_credentials():
+        log(f"{data_dir} not found: downloading it with the Kaggle API")
+        download(competition, data_dir, log=log)
+    return locate(data_dir, competition)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m pipelines.download", description=__doc__.split("\n\n")[0])
+    parser.add_argument("competition", help=f"one of: {', '.join(competitions.names())}")
+    parser.add_argument("--data-dir", help="where the files go (default data/<kaggle slug>)")
+    parser.add_argument("--force", action="store_true", help="download again and replace the data folder")
+    return parser
+
+
+@cli_main
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    competition = competitions.get(args.competition)
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir(competition.slug)
+    print(download(competition, data_dir, force=args.force))
+
+
+if __name__ == "__main__":
+    main()
