@@ -73,7 +73,7 @@ def test_members_share_folds_and_outliers_stay_out_of_training_only(house_dir):
 def test_unknown_member(house_dir, in_tmp, capsys):
     with pytest.raises(SystemExit):
         main(["house_prices", "--data-dir", str(house_dir), "--set", "models=lasso,xgb"])
-    assert "--set models=lasso,xgb: choose from mlp, lasso, enet, krr, hgb" in capsys.readouterr().err
+    assert "--set models=lasso,xgb: choose from mlp, lasso, enet, krr, hgb, svr, gbr" in capsys.readouterr().err
     with pytest.raises(UserError):
         HOUSE.selected_members({"models": ()})
 

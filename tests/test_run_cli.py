@@ -29,7 +29,7 @@ def test_run_writes_validated_submission_and_run_folder(house_dir, in_tmp, capsy
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert len(metrics["folds"]) == 2 and metrics["metric"] == "rmsle"
     oof = pd.read_csv(run_dir / "oof.csv")
-    members = [f"prediction_{name}" for name in ("mlp", "lasso", "enet", "krr", "hgb")]
+    members = [f"prediction_{name}" for name in ("mlp", "lasso", "svr", "hgb", "gbr")]
     assert len(oof) == 150 and list(oof.columns) == ["Id", "target", "prediction", *members]
     assert (run_dir / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
 
