@@ -38,15 +38,15 @@ DEFAULTS = {
     "batch_size": 128,
     "max_epochs": 40,
     # linear and kernel models on robust-scaled inputs (alphas from 30-trial searches, rounded)
-    "lasso_alpha": 2.7e-4,
+    "lasso_alpha": 4e-4,
     "enet_alpha": 2.7e-4,
     "enet_l1_ratio": 0.9,
     "krr_alpha": 0.45,
     "krr_degree": 2,
     "krr_coef0": 5.0,
-    "svr_c": 20.0,
+    "svr_c": 60.0,
     "svr_epsilon": 0.008,
-    "svr_gamma": 3e-4,
+    "svr_gamma": 9e-5,
     # gradient boosting: histogram-based (from a 20-trial search), and Huber-loss trees
     "hgb_lr": 0.06,
     "hgb_max_iter": 600,
