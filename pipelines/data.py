@@ -34,7 +34,7 @@ def locate(data_dir, competition):
     data_dir = Path(data_dir) if data_dir else default_data_dir(competition.slug)
     fix = (
         f"pass --data-dir with the folder of the Kaggle files for {competition.slug} "
-        f"or download them with: python -m pipelines.download {competition.name}"
+        f"or download them with: python -m pipelines.download {competition.name} (needs Kaggle API credentials)"
     )
     if not data_dir.is_dir():
         raise UserError(f"data folder {data_dir} not found: {fix}")

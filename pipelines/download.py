@@ -63,41 +63,45 @@ def download(competition, data_dir, force=False, log=print):
         manifest = verify(data_dir, competition)
         log(f"{data_dir}: {len(manifest['files'])} files match {MANIFEST}; nothing to download")
         return data_dir
-    previous = json.loads((data_dir / MANIFEST).read_text()) if (data_dir / MANIFEST).is_file() else None
+    previous = json.loads((data_dir / MANIFEST).read_text()) if (data_dir / MANIFEST).is_file() else {}
     api = connect()
     staging = data_dir.parent / f".{data_dir.name}.download"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    slug = competition.slug
-    log(f"downloading {slug} from Kaggle into {data_dir}")
-    with kaggle_errors(f"downloading {slug}", slug):
-        api.competition_download_files(slug, path=str(staging), force=True, quiet=not sys.stdout.isatty())
-    received = [path for path in staging.iterdir() if path.is_file() and not path.name.endswith(".kaggle-partial")]
-    if len(received) != 1:
-        raise UserError(f"Kaggle sent {len(received)} files for {slug}, expected one archive; retry later")
-    archive = received[0]
-    record = {"name": archive.name, **file_record(archive)}
-    if previous and previous.get("archive", {}).get("sha256") != record["sha256"]:
-        log(f"note: Kaggle's archive for {slug} differs from the one downloaded before")
-
-    def write_manifest(folder):
-        manifest = {"competition": slug, "downloaded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "archive": record, "files": folder_records(folder)}
-        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-
-    if archive.suffix.lower() in ARCHIVE_SUFFIXES:
-        Archive(archive).extract(data_dir, before_rename=write_manifest, replace=True)
-    else:  # a single data file
-        single = staging / "single"
-        single.mkdir()
-        archive.rename(single / archive.name)
-        write_manifest(single)
-        if data_dir.exists():
-            shutil.rmtree(data_dir)
-        single.rename(data_dir)
-    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        log(f"downloading {competition.slug} from Kaggle into {data_dir}")
+        archive = fetch(api, competition.slug, staging)
+        record = {"name": archive.name, **file_record(archive)}
+        if previous and previous["archive"]["sha256"] != record["sha256"]:
+            log(f"note: Kaggle's archive for {competition.slug} differs from the one downloaded before")
+        install(archive, data_dir, {"competition": competition.slug, "archive": record})
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # the archive, or what a failed download left
     log(f"extracted {archive.name} ({record['size']} bytes, sha256 {record['sha256'][:12]}...) into {data_dir}")
     return data_dir
+
+
+def fetch(api, slug, folder):
+    """The competition's archive, downloaded into `folder` by the kaggle client."""
+    with kaggle_errors(f"downloading {slug}", slug):
+        api.competition_download_files(slug, path=str(folder), force=True, quiet=not sys.stdout.isatty())
+    received = [path for path in folder.iterdir() if path.is_file() and not path.name.endswith(".kaggle-partial")]
+    if len(received) != 1:
+        raise UserError(f"Kaggle sent {len(received)} files for {slug}, expected one archive; retry later")
+    return received[0]
+
+
+def install(archive, data_dir, manifest):
+    """Extract into data_dir; the manifest completes the temporary folder before its rename."""
+
+    def write_manifest(folder):
+        stamped = {**manifest, "downloaded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                   "files": folder_records(folder)}
+        (folder / MANIFEST).write_text(json.dumps(stamped, indent=2) + "\n")
+
+    if archive.suffix.lower() not in ARCHIVE_SUFFIXES:
+        raise UserError(f"Kaggle sent {archive.name}, not a zip or 7z archive; retry later")
+    Archive(archive).extract(data_dir, before_rename=write_manifest, replace=True)
 
 
 def locate_or_download(data_dir, competition, log=print):

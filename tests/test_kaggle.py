@@ -101,6 +101,13 @@ def test_download_extracts_7z(kaggle, tmp_path):
     assert (target / "train" / "1.png").read_bytes() == b"png"
 
 
+def test_a_file_that_is_not_an_archive_is_refused(kaggle, tmp_path, capsys):
+    kaggle.archives[SLUG] = (f"{SLUG}.html", b"<html>maintenance</html>")
+    err = fails(download_cli.main, ["house_prices", "--data-dir", str(tmp_path / "data" / SLUG)], capsys)
+    assert "not a zip or 7z archive" in err
+    assert not any((tmp_path / "data").iterdir())
+
+
 @pytest.mark.parametrize("kind, name, message", [
     ("zip", "../evil.csv", "outside the extraction folder"),
     ("zip", "/tmp/evil.csv", "absolute path"),
@@ -134,6 +141,7 @@ def test_download_failures_are_one_clear_error(kaggle, tmp_path, capsys, failure
     err = fails(download_cli.main, ["house_prices", "--data-dir", str(target)], capsys)
     assert message in err
     assert not target.exists()  # nothing that looks like a complete data folder
+    assert not any(target.parent.iterdir())  # and no staging or temporary folder left behind
 
 
 def test_unknown_competition_on_kaggle(kaggle, tmp_path, capsys):
