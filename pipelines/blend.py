@@ -9,7 +9,7 @@ import time
 import numpy as np
 from scipy.optimize import minimize
 
-from .crossval import CVResult, Fold
+from .crossval import CVResult, Fold, cross_validate, excluded_rows, split
 
 
 def fit_weights(predictions, y, metric):
@@ -50,3 +50,22 @@ def blend(results, y, splits, metric, excluded=None):
     weights = fit_weights(oof[:, usable], y[usable], metric)
     result = CVResult(metric.name, folds, blended, validated, np.tensordot(weights, test, axes=1))
     return result, dict(zip(names, weights.tolist()))
+
+
+def cross_validate_members(competition, dataset, params, folds=5, seed=0, on_fold=None, log=print):
+    """Every selected member through the same folds, then their blend if there are several.
+    on_fold(name, Fold) runs after each fold. Returns (result, {name: CVResult}, weights or None)."""
+    members = competition.selected_members(params)
+    results = {}
+    for name, member in members.items():
+        report = (lambda fold, name=name: on_fold(name, fold)) if on_fold else None
+        results[name] = cross_validate(competition, dataset, params, folds=folds, seed=seed, on_fold=report,
+                                       member=member)
+        if len(members) > 1:
+            log(f"{name}: CV {competition.metric.name} {results[name].mean:.5f} ± {results[name].std:.5f}")
+    if len(members) == 1:
+        return results[name], results, None
+    splits = split(competition.splitter(folds, seed), dataset, folds)
+    result, weights = blend(results, dataset.y, splits, competition.metric, excluded_rows(competition, dataset))
+    log("blend weights: " + ", ".join(f"{name} {weight:.3f}" for name, weight in weights.items()))
+    return result, results, weights

@@ -13,8 +13,8 @@ import competitions
 from submissions.submit import submit
 from submissions.write import default_path, write_submission
 
-from .blend import blend
-from .crossval import cross_validate, excluded_rows, split
+from .blend import cross_validate_members
+from .crossval import excluded_rows
 from .download import locate_or_download
 from .errors import UserError, cli_main
 from .files import atomic_path
@@ -135,28 +135,17 @@ def run(competition, data_dir, params, folds, seed, submission_path, preset=None
           f"{folds} fold{'s' if folds > 1 else ''}, seed {seed}", flush=True)
     metric = competition.metric.name
 
-    members = competition.selected_members(params)
-    results = {}
-    for name, member in members.items():
-        label = f"{name} " if len(members) > 1 else ""
+    several = len(competition.selected_members(params)) > 1
 
-        def report_fold(fold, label=label):
-            epochs = [e["seconds"] for e in fold.history if "seconds" in e]
-            per_epoch = f", {sum(epochs) / len(epochs):.1f}s/epoch" if epochs else ""
-            print(f"{label}fold {fold.index}: {metric} {fold.score:.5f} ({fold.seconds:.1f}s{per_epoch})", flush=True)
+    def report_fold(name, fold):
+        epochs = [e["seconds"] for e in fold.history if "seconds" in e]
+        per_epoch = f", {sum(epochs) / len(epochs):.1f}s/epoch" if epochs else ""
+        label = f"{name} " if several else ""
+        print(f"{label}fold {fold.index}: {metric} {fold.score:.5f} ({fold.seconds:.1f}s{per_epoch})", flush=True)
 
-        results[name] = cross_validate(competition, dataset, params, folds=folds, seed=seed, on_fold=report_fold,
-                                       member=member)
-        if len(members) > 1:
-            print(f"{name}: CV {metric} {format_score(results[name].mean, results[name].std)}", flush=True)
-    weights = None
+    result, results, weights = cross_validate_members(competition, dataset, params, folds, seed, report_fold,
+                                                      log=lambda text: print(text, flush=True))
     excluded = excluded_rows(competition, dataset)
-    if len(members) > 1:
-        splits = split(competition.splitter(folds, seed), dataset, folds)
-        result, weights = blend(results, dataset.y, splits, competition.metric, excluded)
-        print("blend weights: " + ", ".join(f"{name} {weight:.3f}" for name, weight in weights.items()))
-    else:
-        result = results[next(iter(members))]
     print(f"CV {metric}: {format_score(result.mean, result.std)}")
     if excluded.any():  # for comparison with public notebooks, which drop such rows before CV
         kept = result.validated & ~excluded
