@@ -23,8 +23,8 @@ def credential_files():
     home = Path.home()
     config_dirs = [Path(os.environ["KAGGLE_CONFIG_DIR"])] if os.environ.get("KAGGLE_CONFIG_DIR") else []
     config_dirs += [home / ".kaggle", Path(os.environ.get("XDG_CONFIG_HOME", home / ".config")) / "kaggle"]
-    return [d / "kaggle.json" for d in config_dirs] + [home / ".kaggle" / "access_token",
-                                                        home / ".kaggle" / "access_token.txt"]
+    tokens = [home / ".kaggle" / name for name in ("access_token", "access_token.txt", "credentials.json")]
+    return [d / "kaggle.json" for d in config_dirs] + tokens
 
 
 def has_credentials():
