@@ -37,7 +37,7 @@ class Competition:
     """One Kaggle competition: its files, target, metric, recipe and submission format.
 
     load(data_dir, params) -> Dataset     files -> validated frames/arrays (params may pick a backbone)
-    features(params) -> transformer        fitted inside each fold on its training rows
+    features(data, params) -> transformer  fitted inside each fold on its training rows
     model(params) -> estimator             fit(X, y, validation=(X, y)) / predict(X)
     splitter(folds, seed) -> sklearn splitter
     submission(ids, predictions, classes) -> DataFrame in Kaggle's format
