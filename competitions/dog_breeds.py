@@ -48,7 +48,7 @@ DEFAULTS = {
 
 PRESETS = {
     "cpu": {"mode": "frozen"},
-    "gpu": {"mode": "finetune", "lr": 1e-3, "label_smoothing": 0.1, "batch_size": 64, "max_epochs": 8,
+    "gpu": {"mode": "finetune", "lr": 1e-3, "label_smoothing": 0.0, "batch_size": 64, "max_epochs": 8,
             "num_workers": 8},
 }
 MODES = ("frozen", "finetune")
