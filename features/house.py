@@ -40,9 +40,6 @@ class _FrameStep(TransformerMixin, BaseEstimator):
         self.add(frame)
         return frame
 
-    def get_feature_names_out(self, input_features=None):
-        return None
-
 
 def _has(frame, *columns):
     return all(column in frame.columns for column in columns)

@@ -25,13 +25,14 @@ def take(X, rows):
     return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
 
 
-def default_data_dir(slug):
-    return Path("data") / slug
+def data_folder(data_dir, competition):
+    """--data-dir, or data/<kaggle slug> without it."""
+    return Path(data_dir) if data_dir else Path("data") / competition.slug
 
 
 def locate(data_dir, competition):
     """The competition's data folder, checked to exist and hold its expected files."""
-    data_dir = Path(data_dir) if data_dir else default_data_dir(competition.slug)
+    data_dir = data_folder(data_dir, competition)
     fix = (
         f"pass --data-dir with the folder of the Kaggle files for {competition.slug} "
         f"or download them with: python -m pipelines.download {competition.name} (needs Kaggle API credentials)"

@@ -16,7 +16,7 @@ from pathlib import Path
 import competitions
 from features.archives import ARCHIVE_SUFFIXES, Archive
 
-from .data import default_data_dir, locate
+from .data import data_folder, locate
 from .errors import UserError, cli_main
 from .kaggle_client import connect, has_credentials, kaggle_errors
 
@@ -106,7 +106,7 @@ def install(archive, data_dir, manifest):
 
 def locate_or_download(data_dir, competition, log=print):
     """The data folder; a missing one is downloaded when Kaggle credentials are present."""
-    data_dir = Path(data_dir) if data_dir else default_data_dir(competition.slug)
+    data_dir = data_folder(data_dir, competition)
     if not data_dir.exists() and has_credentials():
         log(f"{data_dir} not found: downloading it with the Kaggle API")
         download(competition, data_dir, log=log)
@@ -125,8 +125,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     competition = competitions.get(args.competition)
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir(competition.slug)
-    print(download(competition, data_dir, force=args.force))
+    print(download(competition, data_folder(args.data_dir, competition), force=args.force))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 treats Lightning models and scikit-learn models alike."""
 import numpy as np
 import torch
+from sklearn.base import clone
 
 from .datamodules import ArrayDataModule
 from .trainer import History, make_trainer
@@ -44,8 +45,6 @@ class SklearnEstimator:
         self.estimator = estimator
 
     def fit(self, X, y, validation=None, callbacks=()):
-        from sklearn.base import clone
-
         self.estimator_ = clone(self.estimator).fit(X, y)
         return self
 

@@ -46,12 +46,9 @@ def secrets():
 
 
 def redact(text):
-    text = str(text)
-    for secret in secrets():
-        text = text.replace(secret, "***")
-    user = os.environ.get("KAGGLE_USERNAME", "")
-    for secret in secrets():  # a Basic authorization header carries base64("user:key")
-        text = text.replace(base64.b64encode(f"{user}:{secret}".encode()).decode(), "***")
+    text, user = str(text), os.environ.get("KAGGLE_USERNAME", "")
+    for secret in secrets():  # each value, and the base64("user:key") of a Basic authorization header
+        text = text.replace(base64.b64encode(f"{user}:{secret}".encode()).decode(), "***").replace(secret, "***")
     return text
 
 

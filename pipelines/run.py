@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 import competitions
-from submissions.submit import submit
+from submissions.submit import require_message, submit
 from submissions.write import default_path, write_submission
 
 from .blend import cross_validate_members
@@ -111,8 +111,7 @@ def align_to_sample(frame, sample):
 
 def check_can_submit(message):
     """Before a long run: --submit needs a message and credentials."""
-    if not (message and message.strip()):
-        raise UserError("--submit needs a message: add -m 'what changed'")
+    require_message(message)
     if not has_credentials():
         raise UserError(f"--submit needs Kaggle credentials: {CREDENTIALS_HELP}")
 

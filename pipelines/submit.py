@@ -6,7 +6,7 @@ sample submission, the competition's value checks) and submits it through the Ka
 import argparse
 
 import competitions
-from submissions.submit import status, submit, validate_file
+from submissions.submit import require_message, status, submit, validate_file
 
 from .download import locate_or_download
 from .errors import UserError, cli_main
@@ -35,8 +35,8 @@ def main(argv=None):
         return
     if not args.file:
         raise UserError(f"give the file to submit: python -m pipelines.submit {competition.name} FILE -m MESSAGE")
-    if not args.dry_run and not (args.message and args.message.strip()):
-        raise UserError("a submission needs a message: add -m 'what changed'")
+    if not args.dry_run:
+        require_message(args.message)
     data_dir = locate_or_download(args.data_dir, competition)
     validate_file(competition, args.file, data_dir)
     if args.dry_run:

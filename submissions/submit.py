@@ -19,10 +19,14 @@ def validate_file(competition, path, data_dir):
     return validate(frame, sample, competition.check_submission, source=str(path))
 
 
+def require_message(message):
+    if not (message and message.strip()):
+        raise UserError("a submission needs a message: add -m 'what changed'")
+
+
 def submit(competition, path, message, log=print):
     """Upload `path` (already validated) as a submission; returns Kaggle's message."""
-    if not message or not message.strip():
-        raise UserError("a submission needs a message: add -m 'what changed'")
+    require_message(message)
     api = connect()
     slug = competition.slug
     with kaggle_errors(f"submitting to {slug}", slug):

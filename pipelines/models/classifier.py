@@ -3,12 +3,12 @@ warm-up then linear decay, test-time augmentation. Serves CIFAR-10 and the dog b
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch import nn
 
 from features.augment import tta_views
 from pipelines.errors import UserError
 
 from .airbench import AirbenchNet
+from .classification import ClassificationSteps
 from .resnet import ResNet18
 
 NETWORKS = {"airbench": AirbenchNet, "resnet18": ResNet18}
@@ -21,7 +21,7 @@ def channel_stats(images, sample=10_000):
     return pixels.mean(axis=0).tolist(), pixels.std(axis=0).tolist()
 
 
-class ImageClassifier(pl.LightningModule):
+class ImageClassifier(ClassificationSteps, pl.LightningModule):
     def __init__(self, num_classes, model="airbench", widths=None, lr=0.2, momentum=0.9, weight_decay=5e-4,
                  label_smoothing=0.2, warmup=0.2, total_steps=1000, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
                  tta=2, channels_last=False):
@@ -52,18 +52,6 @@ class ImageClassifier(pl.LightningModule):
 
     def forward(self, images):
         return self.net(self.normalize(images))
-
-    def training_step(self, batch, batch_idx):
-        images, labels = batch
-        loss = nn.functional.cross_entropy(self(images), labels, label_smoothing=self.hparams.label_smoothing)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
-        return loss
-
-    def validation_step(self, batch, batch_idx):
-        images, labels = batch
-        logits = self(images)
-        self.log("valid_loss", nn.functional.cross_entropy(logits, labels), on_step=False, on_epoch=True)
-        self.log("valid_acc", (logits.argmax(1) == labels).float().mean(), on_step=False, on_epoch=True)
 
     def predict_step(self, batch, batch_idx):
         x = self.normalize(batch[0])

@@ -15,6 +15,7 @@ from torch import nn
 
 from pipelines.errors import UserError
 
+from .classification import ClassificationSteps
 from .efficientnet import PIXEL_MEAN, PIXEL_STD, load_backbone
 from .head import assign_source_classes
 
@@ -22,7 +23,7 @@ from .head import assign_source_classes
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training")
 
 
-class FineTunedBackbone(pl.LightningModule):
+class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
     def __init__(self, n_classes, source_classes, backbone="lite0", weights="", unfreeze=5, lr=1e-3,
                  backbone_lr_scale=0.1, weight_decay=1e-2, label_smoothing=0.1, dropout=0.2, warmup=0.1,
                  total_steps=1000, assignment=None):
@@ -95,18 +96,6 @@ class FineTunedBackbone(pl.LightningModule):
 
     def forward(self, images):
         return self.classifier(self.dropout(self.features(images)))
-
-    def training_step(self, batch, batch_idx):
-        images, labels = batch
-        loss = nn.functional.cross_entropy(self(images), labels, label_smoothing=self.hparams.label_smoothing)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
-        return loss
-
-    def validation_step(self, batch, batch_idx):
-        images, labels = batch
-        logits = self(images).float()
-        self.log("valid_loss", nn.functional.cross_entropy(logits, labels), on_step=False, on_epoch=True)
-        self.log("valid_acc", (logits.argmax(1) == labels).float().mean(), on_step=False, on_epoch=True)
 
     def predict_step(self, batch, batch_idx):
         images = batch[0]

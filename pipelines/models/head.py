@@ -14,6 +14,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
+from .classification import ClassificationSteps
+
 
 def assign_source_classes(source_logits, labels, n_classes):
     """For each target class, the source column its training rows favour (one-to-one)."""
@@ -24,7 +26,7 @@ def assign_source_classes(source_logits, labels, n_classes):
     return columns[np.argsort(rows)]
 
 
-class PretrainedHead(pl.LightningModule):
+class PretrainedHead(ClassificationSteps, pl.LightningModule):
     def __init__(self, n_features, n_source, n_classes, assignment=None, lr=1e-2, weight_decay=1e-2,
                  total_steps=1000, label_smoothing=0.0, correction=False):
         super().__init__()
@@ -52,18 +54,6 @@ class PretrainedHead(pl.LightningModule):
         if self.hparams.correction:
             logits = logits + self.correction(features)
         return logits * torch.exp(self.log_temperature)
-
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        loss = nn.functional.cross_entropy(self(x), y.long(), label_smoothing=self.hparams.label_smoothing)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
-        return loss
-
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        logits = self(x)
-        self.log("valid_loss", nn.functional.cross_entropy(logits, y.long()), on_step=False, on_epoch=True)
-        self.log("valid_acc", (logits.argmax(1) == y.long()).float().mean(), on_step=False, on_epoch=True)
 
     def predict_step(self, batch, batch_idx):
         return torch.softmax(self(batch[0]).double(), dim=1)
