@@ -53,8 +53,9 @@ def search_space(trial):
     }
 
 
-def load(data_dir, params=None):
-    return load_labelled_images(data_dir, "cifar10", "trainLabels.csv", "label", CLASSES, "sampleSubmission.csv")
+def load(data_dir, params=None, train=True):
+    return load_labelled_images(data_dir, "cifar10", "trainLabels.csv", "label", CLASSES, "sampleSubmission.csv",
+                                read_train=train)
 
 
 def features(data, params):

@@ -62,7 +62,7 @@ def search_space(trial):
     }
 
 
-def load(data_dir, params=None):
+def load(data_dir, params=None, train=True):
     params = {**DEFAULTS, **(params or {})}
     if params["mode"] not in MODES:
         raise UserError(f"--set mode={params['mode']}: choose one of {', '.join(MODES)}")
@@ -71,7 +71,7 @@ def load(data_dir, params=None):
     if len(breeds) != 120:
         raise UserError(f"{data_dir / 'sample_submission.csv'} has {len(breeds)} breed columns; Kaggle's has 120")
     data = load_labelled_images(data_dir, "dog_breeds", "labels.csv", "breed", breeds, "sample_submission.csv",
-                                size=params["image_size"])
+                                size=params["image_size"], read_train=train)
     if params["mode"] == "finetune":
         load_backbone(params["backbone"], params["weights"] or None)  # bad weights fail here, before any training
         return data
@@ -83,7 +83,8 @@ def load(data_dir, params=None):
 
     normalize = (PIXEL_MEAN, PIXEL_STD)
     key = f"{params['backbone']}-{weights_id}"
-    data.X = cached_embeddings(data.X, imagenet_embedding, key, "dog_breeds", "train", normalize)
+    if train:
+        data.X = cached_embeddings(data.X, imagenet_embedding, key, "dog_breeds", "train", normalize)
     data.X_test = cached_embeddings(data.X_test, imagenet_embedding, key, "dog_breeds", "test", normalize)
     return data
 

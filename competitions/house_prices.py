@@ -58,12 +58,15 @@ DEFAULTS = {
 }
 
 
-def load(data_dir, params=None):
-    data = load_tabular(data_dir, ID, TARGET)
+def load(data_dir, params=None, train=True):
+    data = load_tabular(data_dir, ID, TARGET, read_train=train)
+    if not train:
+        return data
     if (data.y <= 0).any():
         raise UserError(f"{data_dir / 'train.csv'}: {TARGET} must be positive for a log-scale metric")
     data.y = np.log1p(data.y)
     data.info["na_means_none"] = na_means_none_columns(data_dir / "data_description.txt")
+    data.inputs.append(data_dir / "data_description.txt")
     return data
 
 
@@ -120,7 +123,6 @@ def gradient_boosting(params):
         l2_regularization=params["hgb_l2"], early_stopping=False, random_state=0))
 
 
-LINEAR = preprocessor(RobustScaler)
 def support_vectors(params):
     return SklearnEstimator(SVR(C=params["svr_c"], epsilon=params["svr_epsilon"], gamma=params["svr_gamma"]))
 
@@ -132,8 +134,11 @@ def huber_boosting(params):
         max_features="sqrt", min_samples_leaf=15, min_samples_split=10, subsample=1.0, random_state=0))
 
 
+# one recipe object per preprocessing: members that share it share its per-fold fit
+STANDARD, LINEAR = preprocessor(StandardScaler), preprocessor(RobustScaler)
+
 MEMBERS = {
-    "mlp": Member(preprocessor(StandardScaler), mlp, mlp_space),
+    "mlp": Member(STANDARD, mlp, mlp_space),
     "lasso": Member(LINEAR, lasso,
                     lambda trial: {"lasso_alpha": trial.suggest_float("lasso_alpha", 5e-5, 5e-3, log=True)}),
     "enet": Member(LINEAR, elastic_net,
@@ -142,7 +147,7 @@ MEMBERS = {
     "krr": Member(LINEAR, kernel_ridge,
                   lambda trial: {"krr_alpha": trial.suggest_float("krr_alpha", 0.05, 10.0, log=True),
                                  "krr_coef0": trial.suggest_float("krr_coef0", 0.5, 10.0, log=True)}),
-    "hgb": Member(preprocessor(StandardScaler), gradient_boosting,
+    "hgb": Member(STANDARD, gradient_boosting,
                   lambda trial: {"hgb_lr": trial.suggest_float("hgb_lr", 0.01, 0.2, log=True),
                                  "hgb_max_leaf_nodes": trial.suggest_int("hgb_max_leaf_nodes", 4, 63, log=True),
                                  "hgb_min_samples_leaf": trial.suggest_int("hgb_min_samples_leaf", 3, 40, log=True),
@@ -150,7 +155,7 @@ MEMBERS = {
     "svr": Member(LINEAR, support_vectors,
                   lambda trial: {"svr_c": trial.suggest_float("svr_c", 1.0, 100.0, log=True),
                                  "svr_gamma": trial.suggest_float("svr_gamma", 1e-5, 1e-3, log=True)}),
-    "gbr": Member(preprocessor(StandardScaler), huber_boosting,
+    "gbr": Member(STANDARD, huber_boosting,
                   lambda trial: {"gbr_lr": trial.suggest_float("gbr_lr", 0.01, 0.2, log=True),
                                  "gbr_trees": trial.suggest_int("gbr_trees", 200, 2000, log=True)}),
 }

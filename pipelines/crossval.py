@@ -1,4 +1,10 @@
-"""K-fold cross-validation: features and model fitted on each fold's training rows only."""
+"""K-fold cross-validation: features and model fitted on each fold's training rows only.
+
+Every member runs through the same splits, fold by fold. With a run folder, each finished
+(member, fold) is saved at once (features, model, predictions, logs) and a resumed run loads
+it instead of training it again; with `refit`, each member is also fitted once on all
+training rows and those models predict the test set.
+"""
 import time
 from dataclasses import dataclass, field
 
@@ -13,6 +19,7 @@ from sklearn.model_selection import (
 
 from .data import take
 from .errors import UserError
+from .trainer import logged_epochs, make_loggers
 
 
 def kfold(folds, seed):
@@ -34,6 +41,7 @@ class Fold:
     score: float
     seconds: float
     history: list = field(default_factory=list)
+    resumed: bool = False
 
 
 @dataclass
@@ -42,7 +50,7 @@ class CVResult:
     folds: list
     oof: np.ndarray          # out-of-fold predictions in model space (NaN where never validated)
     validated: np.ndarray    # rows that had an out-of-fold prediction
-    test: np.ndarray         # test predictions averaged over the fold models
+    test: np.ndarray         # test predictions: the fold models' average, or the refit model's
 
     @property
     def scores(self):
@@ -64,6 +72,14 @@ def split(splitter, dataset, folds):
         raise UserError(f"cannot make {folds} folds of {len(dataset.y)} training rows ({error}); use fewer --folds") from None
 
 
+def fold_of_rows(splits, n_rows):
+    """The fold that validates each row (-1: never validated, e.g. outside a holdout)."""
+    folds = np.full(n_rows, -1)
+    for index, (_, valid_rows) in enumerate(splits):
+        folds[valid_rows] = index
+    return folds
+
+
 def excluded_rows(competition, dataset, rows=None):
     """Boolean mask over `rows` (default: all) of the rows the competition keeps out of training."""
     rows = np.arange(len(dataset.y)) if rows is None else rows
@@ -77,41 +93,107 @@ def training_rows(competition, dataset, rows):
     return rows[~excluded_rows(competition, dataset, rows)]
 
 
-def fit_fold(member, dataset, params, train_rows, valid_rows, callbacks=()):
-    """Fit features and model on train_rows; predict valid_rows and the test set."""
-    features = member.features(dataset, params)
+def fit_features(recipe, dataset, params, train_rows, valid_rows=None):
+    """(fitted features, training, validation and test inputs): `recipe` fitted on train_rows only."""
+    features = recipe(dataset, params)
     X_train = features.fit_transform(take(dataset.X, train_rows), dataset.y[train_rows])
-    X_valid = features.transform(take(dataset.X, valid_rows))
+    X_valid = None if valid_rows is None else features.transform(take(dataset.X, valid_rows))
+    return features, X_train, X_valid, features.transform(dataset.X_test)
+
+
+def fit_fold(member, dataset, params, train_rows, valid_rows=None, callbacks=(), loggers=(), prepared=None):
+    """Fit features (unless `prepared` by fit_features) and model on train_rows; predict valid_rows
+    (if any) and the test set."""
+    features, X_train, X_valid, X_test = prepared or fit_features(member.features, dataset, params, train_rows,
+                                                                  valid_rows)
+    validation = None if X_valid is None else (X_valid, dataset.y[valid_rows])
     model = member.model(params)
-    model.fit(X_train, dataset.y[train_rows], validation=(X_valid, dataset.y[valid_rows]), callbacks=callbacks)
-    return model, model.predict(X_valid), model.predict(features.transform(dataset.X_test))
+    model.fit(X_train, dataset.y[train_rows], validation=validation, callbacks=callbacks, loggers=loggers)
+    valid_pred = None if X_valid is None else model.predict(X_valid)
+    return features, model, valid_pred, model.predict(X_test)
+
+
+def train_or_resume(name, member, fold, seed, train_rows, valid_rows, competition, dataset, params, folder=None,
+                    logger=None, callbacks=(), prepared=None):
+    """One (member, fold): loaded from the run folder when it finished before, else trained (and saved).
+    `fold` is the fold's index, or "full" for a refit on all training rows (valid_rows None).
+    `prepared` maps a features recipe to its fit on these rows, shared by the members that use it.
+    Returns (Fold, validation predictions or None, test predictions)."""
+    index = -1 if fold == "full" else fold
+    record = folder.finished_fold(name, fold) if folder else None
+    if record:
+        if valid_rows is not None and not np.array_equal(folder.fold_array(name, fold, "valid_rows"), valid_rows):
+            raise UserError(f"{folder.fold_path(name, fold)} validated other rows than this split; "
+                            "the run folder does not belong to these settings")
+        history = logged_epochs(folder.fold_path(name, fold) / "logs" / "csv" / "metrics.csv")
+        valid = folder.fold_array(name, fold, "valid") if valid_rows is not None else None
+        return (Fold(index, record.get("score", np.nan), record["seconds"], history, resumed=True), valid,
+                folder.fold_array(name, fold, "test"))
+    start = time.perf_counter()
+    pl.seed_everything(seed, verbose=False)
+    path = folder.start_fold(name, fold) if folder else None
+    loggers = make_loggers(path / "logs", logger) if folder else ()
+    prepared = {} if prepared is None else prepared
+    if member.features not in prepared:
+        prepared[member.features] = [*fit_features(member.features, dataset, params, train_rows, valid_rows), None]
+    *fitted, saved_at = prepared[member.features]
+    features, model, valid_pred, test_pred = fit_fold(member, dataset, params, train_rows, valid_rows,
+                                                      callbacks, loggers, fitted)
+    score = np.nan if valid_rows is None else float(competition.metric.score(dataset.y[valid_rows], valid_pred))
+    seconds = time.perf_counter() - start
+    if folder:
+        arrays = {"test": test_pred}
+        if valid_rows is not None:
+            arrays.update(valid=valid_pred, valid_rows=valid_rows)
+        record = folder.save_fold(name, fold, features, model, arrays,
+                                  {"score": None if np.isnan(score) else score, "seconds": round(seconds, 3),
+                                   "train_rows": len(train_rows)}, features_path=saved_at)
+        prepared[member.features][-1] = record["features"]["path"]
+    return Fold(index, score, seconds, getattr(model, "history_", [])), valid_pred, test_pred
+
+
+def cross_validate_members(competition, dataset, params, folds=5, seed=0, members=None, folder=None, refit=False,
+                           logger=None, fold_callbacks=None, on_fold=None):
+    """{name: CVResult} of every member through the same K folds.
+
+    Fold k of every member trains with seed + k; a refit trains with seed + folds.
+    fold_callbacks(index) gives Lightning callbacks for that fold's Trainer;
+    on_fold(name, Fold) runs after each fold (it may raise to stop early, e.g. a pruned trial)."""
+    members = members or competition.selected_members(params)
+    splits = split(competition.splitter(folds, seed), dataset, folds)
+    n = len(dataset.y)
+    shared = {"competition": competition, "dataset": dataset, "params": params, "folder": folder, "logger": logger}
+    oof, test, history = {}, {}, {name: [] for name in members}
+    for index, (train_rows, valid_rows) in enumerate(splits):
+        train_rows = training_rows(competition, dataset, train_rows)
+        callbacks = fold_callbacks(index) if fold_callbacks else ()
+        prepared = {}  # features recipe -> its fit on this fold, for the members that share it
+        for name, member in members.items():
+            fold, valid_pred, test_pred = train_or_resume(name, member, index, seed + index, train_rows, valid_rows,
+                                                          callbacks=callbacks, prepared=prepared, **shared)
+            if name not in oof:
+                oof[name] = np.full((n,) + valid_pred.shape[1:], np.nan)
+                test[name] = np.zeros_like(test_pred, dtype=np.float64)
+            oof[name][valid_rows] = valid_pred
+            test[name] += test_pred / len(splits)
+            history[name].append(fold)
+            if on_fold:
+                on_fold(name, fold)
+    if refit:
+        all_rows, prepared = training_rows(competition, dataset, np.arange(n)), {}
+        for name, member in members.items():
+            fold, _, test[name] = train_or_resume(name, member, "full", seed + folds, all_rows, None,
+                                                  prepared=prepared, **shared)
+            if on_fold:
+                on_fold(name, fold)
+    validated = fold_of_rows(splits, n) >= 0
+    return {name: CVResult(competition.metric.name, history[name], oof[name], validated, test[name])
+            for name in members}
 
 
 def cross_validate(competition, dataset, params, folds=5, seed=0, fold_callbacks=None, on_fold=None, member=None):
-    """K-fold CV of one member (default: the competition's only or first selected model).
-    fold_callbacks(index) gives Lightning callbacks for that fold's Trainer;
-    on_fold(Fold) runs after each fold (it may raise to stop early, e.g. a pruned trial)."""
+    """CVResult of one member (default: the competition's only or first selected model), without a run folder."""
     member = member or next(iter(competition.selected_members(params).values()))
-    splits = split(competition.splitter(folds, seed), dataset, folds)
-    oof = test = None
-    validated = np.zeros(len(dataset.y), dtype=bool)
-    results = []
-    for index, (train_rows, valid_rows) in enumerate(splits):
-        start = time.perf_counter()
-        pl.seed_everything(seed + index, verbose=False)
-        callbacks = fold_callbacks(index) if fold_callbacks else ()
-        train_rows = training_rows(competition, dataset, train_rows)
-        model, valid_pred, test_pred = fit_fold(member, dataset, params, train_rows, valid_rows, callbacks)
-        if oof is None:
-            oof = np.full((len(dataset.y),) + valid_pred.shape[1:], np.nan)
-            test = np.zeros_like(test_pred, dtype=np.float64)
-        oof[valid_rows] = valid_pred
-        validated[valid_rows] = True
-        test += test_pred / len(splits)
-        history = model.history_.epochs if hasattr(model, "history_") else []
-        score = float(competition.metric.score(dataset.y[valid_rows], valid_pred))
-        fold = Fold(index, score, time.perf_counter() - start, history)
-        results.append(fold)
-        if on_fold:
-            on_fold(fold)
-    return CVResult(competition.metric.name, results, oof, validated, test)
+    report = (lambda name, fold: on_fold(fold)) if on_fold else None
+    return cross_validate_members(competition, dataset, params, folds, seed, members={"model": member},
+                                  fold_callbacks=fold_callbacks, on_fold=report)["model"]

@@ -10,7 +10,9 @@ from .errors import UserError
 
 @dataclass
 class Dataset:
-    """Model inputs and targets; X and X_test are DataFrames or arrays indexed by row."""
+    """Model inputs and targets; X and X_test are DataFrames or arrays indexed by row.
+    A test-only load (train=False) leaves X, y and train_ids None. `inputs` lists the files
+    and folders the load read, for the run's fingerprints."""
 
     X: object
     y: np.ndarray
@@ -19,6 +21,28 @@ class Dataset:
     sample: pd.DataFrame
     train_ids: np.ndarray
     info: dict = field(default_factory=dict)
+    inputs: list = field(default_factory=list)
+
+
+def schema(X):
+    """What a model's input looks like: a frame's columns, or an array's shape per row."""
+    return {"columns": [str(c) for c in X.columns]} if isinstance(X, pd.DataFrame) else {"shape": list(X.shape[1:])}
+
+
+def match_schema(expected, X_test, where):
+    """The test inputs in the form of the training inputs a run recorded (a frame's columns
+    put in the training order); a missing or extra column is one clear error."""
+    found = schema(X_test)
+    if "columns" in expected and "columns" in found:
+        missing = [c for c in expected["columns"] if c not in found["columns"]]
+        extra = [c for c in found["columns"] if c not in expected["columns"]]
+        if missing or extra:
+            what = f"lacks column {missing[0]!r}" if missing else f"has column {extra[0]!r} that the training data lacked"
+            raise UserError(f"{where} {what}; it must have the feature columns the run was trained on")
+        return X_test[expected["columns"]]
+    if found != expected:
+        raise UserError(f"{where}: the test inputs have {found}, the run was trained on {expected}")
+    return X_test
 
 
 def take(X, rows):
@@ -49,6 +73,8 @@ def read_csv(path, required_columns=()):
     path = Path(path)
     try:
         frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise UserError(f"{path} not found; put the competition's files from Kaggle in {path.parent}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise UserError(f"cannot read {path} as CSV ({error}); replace it with the file from Kaggle") from None
     missing = [c for c in required_columns if c not in frame.columns]
@@ -67,66 +93,73 @@ def require_unique(frame, column, path):
 
 
 def load_tabular(data_dir, id_column, target_column, train="train.csv", test="test.csv",
-                 sample="sample_submission.csv"):
-    """Kaggle's tabular layout: train has id, features and target; test the same without target."""
+                 sample="sample_submission.csv", read_train=True):
+    """Kaggle's tabular layout: train has id, features and target; test the same without target.
+    With read_train=False only the test file and the sample submission are read."""
     data_dir = Path(data_dir)
-    train_frame = read_csv(data_dir / train, [id_column, target_column])
     test_frame = read_csv(data_dir / test, [id_column])
     sample_frame = read_csv(data_dir / sample, [id_column, target_column])
     if target_column in test_frame.columns:
         raise UserError(f"{data_dir / test} has the target column {target_column!r}; it belongs in {train} only")
+    require_unique(test_frame, id_column, data_dir / test)
+    require_unique(sample_frame, id_column, data_dir / sample)
+    if set(sample_frame[id_column]) != set(test_frame[id_column]):
+        raise UserError(f"{data_dir / sample} and {data_dir / test} list different ids; use the files from one download")
+    test_part = Dataset(X=None, y=None, X_test=test_frame.drop(columns=[id_column]),
+                        test_ids=test_frame[id_column].to_numpy(), sample=sample_frame, train_ids=None,
+                        inputs=[data_dir / test, data_dir / sample])
+    if not read_train:
+        return test_part
+    train_frame = read_csv(data_dir / train, [id_column, target_column])
     features = [c for c in train_frame.columns if c not in (id_column, target_column)]
     missing = [c for c in features if c not in test_frame.columns]
     extra = [c for c in test_frame.columns if c != id_column and c not in features]
     if missing or extra:
         what = f"lacks column {missing[0]!r}" if missing else f"has column {extra[0]!r} that {train} lacks"
         raise UserError(f"{data_dir / test} {what}; train and test must have the same feature columns")
-    for frame, name in ((train_frame, train), (test_frame, test), (sample_frame, sample)):
-        require_unique(frame, id_column, data_dir / name)
+    require_unique(train_frame, id_column, data_dir / train)
     target = pd.to_numeric(train_frame[target_column], errors="coerce")
     if target.isna().any():
         row = int(np.flatnonzero(target.isna().to_numpy())[0])
         raise UserError(f"{data_dir / train}: target {target_column!r} is missing or not a number in row {row + 2}")
-    if set(sample_frame[id_column]) != set(test_frame[id_column]):
-        raise UserError(f"{data_dir / sample} and {data_dir / test} list different ids; use the files from one download")
-    return Dataset(
-        X=train_frame[features],
-        y=target.to_numpy(dtype=float),
-        X_test=test_frame[features],
-        test_ids=test_frame[id_column].to_numpy(),
-        sample=sample_frame,
-        train_ids=train_frame[id_column].to_numpy(),
-    )
+    test_part.X, test_part.X_test = train_frame[features], test_frame[features]
+    test_part.y, test_part.train_ids = target.to_numpy(dtype=float), train_frame[id_column].to_numpy()
+    test_part.inputs.insert(0, data_dir / train)
+    return test_part
 
 
 def load_labelled_images(data_dir, cache_name, labels_file, label_column, classes, sample_file,
-                         id_column="id", size=None):
+                         id_column="id", size=None, read_train=True):
     """Kaggle's image layout: a labels CSV (id, label), train/ and test/ images (folders or
-    archives) named by id, and a sample submission listing the test ids."""
+    archives) named by id, and a sample submission listing the test ids. Every file is checked
+    before any image is decoded. With read_train=False only the sample submission and the test
+    images are read."""
     from features.images import ImageSource, cached_images
 
     data_dir = Path(data_dir)
-    labels_path = data_dir / labels_file
-    labels = read_csv(labels_path, [id_column, label_column])
-    require_unique(labels, id_column, labels_path)
-    known = labels[label_column].isin(list(classes)).to_numpy()
-    if not known.all():
-        row = int(np.flatnonzero(~known)[0])
-        raise UserError(f"{labels_path} row {row + 2}: label {labels[label_column].iloc[row]!r} is not one of the "
-                        f"{len(classes)} classes ({', '.join(list(classes)[:4])}, ...); fix or remove that row")
     sample = read_csv(data_dir / sample_file, [id_column])
-    train_ids = labels[id_column].astype(str).to_list()
+    require_unique(sample, id_column, data_dir / sample_file)
+    test_source = ImageSource(data_dir, "test")
     test_ids = sample[id_column].astype(str).to_list()
-    train_source, test_source = ImageSource(data_dir, "train"), ImageSource(data_dir, "test")
-    train_source.require(train_ids, labels_path)
     test_source.require(test_ids, data_dir / sample_file)
-    index = {name: i for i, name in enumerate(classes)}
-    return Dataset(
-        X=cached_images(train_source, train_ids, cache_name, size),
-        y=labels[label_column].map(index).to_numpy(dtype=np.int64),
-        X_test=cached_images(test_source, test_ids, cache_name, size),
-        test_ids=sample[id_column].to_numpy(),
-        sample=sample,
-        train_ids=labels[id_column].to_numpy(),
-        info={"classes": list(classes)},
-    )
+    dataset = Dataset(X=None, y=None, X_test=None, test_ids=sample[id_column].to_numpy(), sample=sample,
+                      train_ids=None, info={"classes": list(classes)}, inputs=[data_dir / sample_file, test_source.where])
+    if read_train:
+        labels_path = data_dir / labels_file
+        labels = read_csv(labels_path, [id_column, label_column])
+        require_unique(labels, id_column, labels_path)
+        known = labels[label_column].isin(list(classes)).to_numpy()
+        if not known.all():
+            row = int(np.flatnonzero(~known)[0])
+            raise UserError(f"{labels_path} row {row + 2}: label {labels[label_column].iloc[row]!r} is not one of "
+                            f"the {len(classes)} classes ({', '.join(list(classes)[:4])}, ...); fix or remove that row")
+        train_source = ImageSource(data_dir, "train")
+        train_ids = labels[id_column].astype(str).to_list()
+        train_source.require(train_ids, labels_path)
+        index = {name: i for i, name in enumerate(classes)}
+        dataset.X = cached_images(train_source, train_ids, cache_name, size)
+        dataset.y = labels[label_column].map(index).to_numpy(dtype=np.int64)
+        dataset.train_ids = labels[id_column].to_numpy()
+        dataset.inputs[:0] = [labels_path, train_source.where]
+    dataset.X_test = cached_images(test_source, test_ids, cache_name, size)
+    return dataset

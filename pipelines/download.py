@@ -6,7 +6,6 @@ once complete. The manifest in the data folder records the size and sha256 of th
 of every extracted file; later calls verify the files against it and download nothing.
 """
 import argparse
-import hashlib
 import json
 import shutil
 import sys
@@ -18,26 +17,10 @@ from features.archives import ARCHIVE_SUFFIXES, Archive
 
 from .data import data_folder, locate
 from .errors import UserError, cli_main
+from .files import file_record, folder_records, sha256
 from .kaggle_client import connect, has_credentials, kaggle_errors
 
 MANIFEST = "download-manifest.json"
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_record(path):
-    return {"size": path.stat().st_size, "sha256": sha256(path)}
-
-
-def folder_records(folder):
-    return {path.relative_to(folder).as_posix(): file_record(path)
-            for path in sorted(folder.rglob("*")) if path.is_file() and path.name != MANIFEST}
 
 
 def verify(data_dir, competition):
@@ -96,7 +79,7 @@ def install(archive, data_dir, manifest):
 
     def write_manifest(folder):
         stamped = {**manifest, "downloaded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                   "files": folder_records(folder)}
+                   "files": folder_records(folder, skip=(MANIFEST,))}
         (folder / MANIFEST).write_text(json.dumps(stamped, indent=2) + "\n")
 
     if archive.suffix.lower() not in ARCHIVE_SUFFIXES:

@@ -1,16 +1,20 @@
 """A LightningModule behind scikit-learn's fit/predict, so the cross-validation engine
-treats Lightning models and scikit-learn models alike."""
+treats Lightning models and scikit-learn models alike. Both save their fitted state into a
+fold's folder and load it back into an estimator built from the same parameters."""
 import numpy as np
 import torch
 from sklearn.base import clone
 
 from .datamodules import ArrayDataModule
-from .trainer import History, make_trainer
+from .persist import load_checkpoint, load_object, save_checkpoint, save_object
+from .trainer import EpochSeconds, logged_epochs, make_trainer
 
 
 class LightningEstimator:
-    """Builds `module_class.build(X, y, total_steps, **module_params)` at each fit and
-    trains it with a Trainer; `history_` keeps the per-epoch losses."""
+    """Builds `module_class.build(X, y, total_steps, **module_params)` at each fit and trains it
+    with a Trainer; `history_` holds the per-epoch metrics its CSV logger wrote."""
+
+    checkpoint = "model.ckpt"
 
     def __init__(self, module_class, module_params, batch_size=256, max_epochs=80,
                  datamodule_class=ArrayDataModule, datamodule_params=None):
@@ -21,14 +25,15 @@ class LightningEstimator:
         self.datamodule_class = datamodule_class
         self.datamodule_params = datamodule_params or {}
 
-    def fit(self, X, y, validation=None, callbacks=()):
+    def fit(self, X, y, validation=None, callbacks=(), loggers=()):
         X_valid, y_valid = validation if validation is not None else (None, None)
         data = self.datamodule_class(X, y, X_valid, y_valid, batch_size=self.batch_size, **self.datamodule_params)
         total_steps = self.max_epochs * len(data.train_dataloader())
         self.module_ = self.module_class.build(X, y, total_steps=total_steps, **self.module_params)
-        self.history_ = History()
-        trainer = make_trainer(self.max_epochs, callbacks=[self.history_, *callbacks])
-        trainer.fit(self.module_, datamodule=data)
+        self.trainer_ = make_trainer(self.max_epochs, callbacks=[EpochSeconds(), *callbacks], loggers=loggers)
+        self.trainer_.fit(self.module_, datamodule=data)
+        csv = [logger for logger in loggers if type(logger).__name__ == "CSVLogger"]
+        self.history_ = logged_epochs(f"{csv[0].log_dir}/metrics.csv") if csv else []
         return self
 
     def predict(self, X):
@@ -36,15 +41,25 @@ class LightningEstimator:
         batches = trainer.predict(self.module_, self.datamodule_class.predict_loader(X))
         return torch.cat(batches).float().cpu().numpy().astype(np.float64)
 
+    def save(self, folder):
+        save_checkpoint(self.trainer_, folder / self.checkpoint)
+        self.trainer_ = None  # it holds the fold's data loaders
+
+    def load(self, folder):
+        self.module_ = load_checkpoint(self.module_class, folder / self.checkpoint)
+        return self
+
 
 class SklearnEstimator:
     """A scikit-learn regressor or classifier behind the same fit/predict as LightningEstimator
-    (the validation rows and callbacks are not used: these models have no epochs)."""
+    (the validation rows, callbacks and loggers are not used: these models have no epochs)."""
+
+    file = "model.skops"
 
     def __init__(self, estimator):
         self.estimator = estimator
 
-    def fit(self, X, y, validation=None, callbacks=()):
+    def fit(self, X, y, validation=None, callbacks=(), loggers=()):
         self.estimator_ = clone(self.estimator).fit(X, y)
         return self
 
@@ -52,3 +67,10 @@ class SklearnEstimator:
         if hasattr(self.estimator_, "predict_proba"):
             return self.estimator_.predict_proba(X)
         return np.asarray(self.estimator_.predict(X), dtype=np.float64)
+
+    def save(self, folder):
+        save_object(self.estimator_, folder / self.file)
+
+    def load(self, folder):
+        self.estimator_ = load_object(folder / self.file)
+        return self

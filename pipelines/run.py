@@ -7,26 +7,28 @@ import json
 import time
 from pathlib import Path
 
-import pandas as pd
-
 import competitions
 from submissions.submit import require_message, submit
-from submissions.write import default_path, write_submission
+from submissions.write import align_to_sample, default_path, write_submission
 
-from .blend import cross_validate_members
-from .crossval import excluded_rows
+from .blend import blend
+from .crossval import cross_validate_members, excluded_rows, fold_of_rows, split
+from .data import schema
 from .download import locate_or_download
 from .errors import UserError, cli_main
-from .files import atomic_path
+from .files import sha256
 from .kaggle_client import CREDENTIALS_HELP, has_credentials
 from .params import resolve
-from .report import (
-    format_score,
-    metrics_summary,
-    new_run_dir,
-    plot_learning_curves,
-    write_json,
+from .report import format_score, save_outputs
+from .runfolder import (
+    RunFolder,
+    code_version,
+    differences,
+    input_fingerprints,
+    now,
+    versions,
 )
+from .trainer import LOGGERS, check_logger
 
 
 def competition_parser(prog, description, set_help):
@@ -47,6 +49,14 @@ def build_parser():
     parser.add_argument("--preset", help="a competition's preset of hyperparameters, e.g. cpu or gpu "
                         "(default: gpu when a GPU is present, else cpu, for competitions that have presets)")
     parser.add_argument("--params", type=Path, help="JSON file of hyperparameters, e.g. a tuning run's best_params.json")
+    parser.add_argument("--refit", action="store_true",
+                        help="after CV, train each member once more on all training rows and predict the test set "
+                             "with those models")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                        help="continue an interrupted run: its finished folds are loaded, not trained again")
+    parser.add_argument("--logger", choices=LOGGERS, default="csv",
+                        help="metrics logger besides the CSV log in the run folder (tensorboard: pip install "
+                             "-e '.[tensorboard]')")
     parser.add_argument("--submit", action="store_true", help="submit the file to Kaggle after a successful run")
     parser.add_argument("-m", "--message", help="the submission's description on Kaggle (with --submit)")
     return parser
@@ -87,28 +97,6 @@ def resolve_params(competition, preset, params_file, assignments):
     return resolve({**competition.defaults, **preset}, assignments, read_params_file(params_file))
 
 
-def oof_frame(dataset, result, id_column, members=None):
-    """Out-of-fold predictions in model space beside the target, one column per class for classifiers
-    (and, for a blend of regressors, one column per member)."""
-    rows = result.validated
-    frame = pd.DataFrame({id_column: dataset.train_ids[rows], "target": dataset.y[rows]})
-    predictions = result.oof[rows]
-    if predictions.ndim == 1:
-        frame["prediction"] = predictions
-        for name, member in (members or {}).items():
-            frame[f"prediction_{name}"] = member.oof[rows]
-    else:
-        names = dataset.info.get("classes") or range(predictions.shape[1])
-        frame = frame.join(pd.DataFrame(predictions, columns=[f"p_{n}" for n in names], index=frame.index))
-    return frame
-
-
-def align_to_sample(frame, sample):
-    """Rows in the sample submission's id order."""
-    id_column = sample.columns[0]
-    return frame.set_index(id_column).loc[sample[id_column].to_numpy()].reset_index()
-
-
 def check_can_submit(message):
     """Before a long run: --submit needs a message and credentials."""
     require_message(message)
@@ -126,51 +114,102 @@ def check_output_path(path):
         raise UserError(f"--submission {path} is a folder; give a file path such as {path / 'submission.csv'}")
 
 
-def run(competition, data_dir, params, folds, seed, submission_path, preset=None):
-    """Load, cross-validate, save the run folder, write the submission; returns (result, path)."""
+def run_config(competition, dataset, data_dir, settings):
+    """What the run is, as config.json records it (JSON round-tripped, so it compares with a stored one)."""
+    config = {
+        "kind": "cv",
+        "competition": competition.name,
+        "metric": {"name": competition.metric.name, "greater_is_better": competition.metric.greater_is_better},
+        **settings,
+        "members": list(competition.selected_members(settings["params"])),
+        "data_dir": str(Path(data_dir).resolve()),
+        "inputs": input_fingerprints(Path(data_dir), dataset.inputs),
+        "train_schema": schema(dataset.X),
+        "classes": dataset.info.get("classes"),
+        "started": now(),
+        "code": code_version(),
+        "versions": versions(),
+    }
+    return json.loads(json.dumps(config, default=str))
+
+
+def open_run_folder(competition, config, resume):
+    """A new run folder, or the interrupted one to resume when its settings and data match."""
+    if resume is None:
+        return RunFolder.create(competition.name, config)
+    folder = RunFolder.open(resume)
+    if folder.config.get("kind") != "cv":
+        raise UserError(f"--resume {resume}: a {folder.config.get('kind')} run cannot be resumed; make it again")
+    folder.require_resumable()
+    found = differences(folder.config, config)
+    if found:
+        raise UserError(f"--resume {resume}: this command differs from the run ({'; '.join(found[:3])}); "
+                        "resume with the run's own settings, or start a new run")
+    folder.set_status("running", resumed=now())
+    return folder
+
+
+def run(competition, data_dir, settings, submission_path=None, resume=None):
+    """Load, cross-validate into a run folder, write the submission; returns (result, path).
+    settings: preset, baseline (defaults with the preset), params, folds, seed, refit, logger, submission."""
     start = time.perf_counter()
+    params, folds, seed = settings["params"], settings["folds"], settings["seed"]
     dataset = competition.load(data_dir, params)
+    splits = split(competition.splitter(folds, seed), dataset, folds)  # too many folds fails here, before any output
+    config = run_config(competition, dataset, data_dir, settings)
+    folder = open_run_folder(competition, config, resume)
+    submission_path = Path(submission_path or folder.config["submission"])
     print(f"{competition.name}: {len(dataset.y)} train rows, {len(dataset.test_ids)} test rows, "
           f"{folds} fold{'s' if folds > 1 else ''}, seed {seed}", flush=True)
-    metric = competition.metric.name
+    print(f"run folder: {folder.path}", flush=True)
+    try:
+        excluded = excluded_rows(competition, dataset)
+        result, results, weights = cross_validate_and_blend(competition, dataset, folder, settings, splits, excluded)
+        frame = competition.submission(dataset.test_ids, result.test, dataset.info.get("classes"))
+        path = write_submission(align_to_sample(frame, dataset.sample), dataset.sample, submission_path,
+                                competition.check_submission)
+        save_outputs(folder, competition, dataset, result, results, weights, fold_of_rows(splits, len(dataset.y)),
+                     excluded, time.perf_counter() - start)
+        folder.complete(submission=str(path), submission_sha256=sha256(path))
+    except BaseException as error:
+        folder.set_status("failed", error=str(error).splitlines()[0] if str(error) else type(error).__name__)
+        raise
+    return result, path
 
-    several = len(competition.selected_members(params)) > 1
+
+def cross_validate_and_blend(competition, dataset, folder, settings, splits, excluded):
+    """(the run's result, {member: CVResult}, blend weights or None), printed as it goes.
+    `excluded` rows are kept out of training and out of fitting the blend weights."""
+    metric = competition.metric.name
+    members = competition.selected_members(settings["params"])
+    several = len(members) > 1
 
     def report_fold(name, fold):
-        epochs = [e["seconds"] for e in fold.history if "seconds" in e]
-        per_epoch = f", {sum(epochs) / len(epochs):.1f}s/epoch" if epochs else ""
+        epochs = [e["epoch_seconds"] for e in fold.history if "epoch_seconds" in e]
+        details = f"{fold.seconds:.1f}s" + (f", {sum(epochs) / len(epochs):.1f}s/epoch" if epochs else "")
+        details += ", loaded" if fold.resumed else ""
         label = f"{name} " if several else ""
-        print(f"{label}fold {fold.index}: {metric} {fold.score:.5f} ({fold.seconds:.1f}s{per_epoch})", flush=True)
+        if fold.index < 0:
+            print(f"{label}refit on all training rows ({details})", flush=True)
+        else:
+            print(f"{label}fold {fold.index}: {metric} {fold.score:.5f} ({details})", flush=True)
 
-    result, results, weights = cross_validate_members(competition, dataset, params, folds, seed, report_fold,
-                                                      log=lambda text: print(text, flush=True))
-    excluded = excluded_rows(competition, dataset)
+    results = cross_validate_members(competition, dataset, settings["params"], settings["folds"], settings["seed"],
+                                     members=members, folder=folder, refit=settings["refit"],
+                                     logger=settings["logger"], on_fold=report_fold)
+    if not several:
+        result, weights = next(iter(results.values())), None
+    else:
+        for name, member_result in results.items():
+            print(f"{name}: CV {metric} {member_result.mean:.5f} ± {member_result.std:.5f}")
+        result, weights = blend(results, dataset.y, splits, competition.metric, excluded)
+        print("blend weights: " + ", ".join(f"{name} {weight:.3f}" for name, weight in weights.items()))
     print(f"CV {metric}: {format_score(result.mean, result.std)}")
     if excluded.any():  # for comparison with public notebooks, which drop such rows before CV
         kept = result.validated & ~excluded
         score = competition.metric.score(dataset.y[kept], result.oof[kept])
         print(f"out-of-fold {metric} without the {int(excluded.sum())} rows kept out of training: {score:.5f}")
-
-    frame = competition.submission(dataset.test_ids, result.test, dataset.info.get("classes"))
-    frame = align_to_sample(frame, dataset.sample)
-    path = write_submission(frame, dataset.sample, submission_path, competition.check_submission)
-
-    run_dir = new_run_dir(competition.name)
-    config = {"competition": competition.name, "data_dir": str(data_dir), "preset": preset, "folds": folds,
-              "seed": seed, "params": params, "submission": str(path)}
-    write_json(run_dir / "config.json", config)
-    summary = metrics_summary(result, time.perf_counter() - start)
-    if weights is not None:
-        summary["members"] = {name: metrics_summary(member_result, None) for name, member_result in results.items()}
-        summary["blend_weights"] = weights
-    write_json(run_dir / "metrics.json", summary)
-    with atomic_path(run_dir / "oof.csv") as temporary:
-        oof_frame(dataset, result, dataset.sample.columns[0], results if weights else None).to_csv(temporary, index=False)
-    trained = [r.folds for r in results.values() if any(fold.history for fold in r.folds)]
-    plot_learning_curves(run_dir / "learning_curves.png", trained[0] if trained else [],
-                         f"{competition.name} learning curves")
-    print(f"run folder: {run_dir}")
-    return result, path
+    return result, results, weights
 
 
 @cli_main
@@ -181,12 +220,17 @@ def main(argv=None):
     params = resolve_params(competition, preset_params, args.params, args.set)
     folds = preset_folds if args.folds is None else args.folds
     check_folds(folds)
+    check_logger(args.logger)
     if args.submit:
         check_can_submit(args.message)
     data_dir = locate_or_download(args.data_dir, competition)
-    submission_path = Path(args.submission) if args.submission else default_path(competition.name)
-    check_output_path(submission_path)
-    _, path = run(competition, data_dir, params, folds, args.seed, submission_path, preset)
+    submission_path = Path(args.submission) if args.submission else None
+    if submission_path:
+        check_output_path(submission_path)
+    settings = {"preset": preset, "baseline": {**competition.defaults, **preset_params}, "params": params,
+                "folds": folds, "seed": args.seed, "refit": args.refit, "logger": args.logger,
+                "submission": str(submission_path or default_path(competition.name))}
+    _, path = run(competition, data_dir, settings, submission_path, resume=args.resume)
     if args.submit:
         submit(competition, path, args.message)
     print(path)

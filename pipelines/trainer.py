@@ -1,34 +1,55 @@
-"""The Trainer every pipeline uses: quiet unless on a terminal, GPU when present."""
+"""The Trainer every pipeline uses (quiet unless on a terminal, GPU when present) and its loggers."""
+import importlib.util
 import logging
 import sys
 import time
 import warnings
 
+import pandas as pd
 import pytorch_lightning as pl
 import torch
 
+from .errors import UserError
 
-class History(pl.Callback):
-    """Per-epoch train and valid loss and seconds, for learning curves and timing."""
+LOGGERS = ("csv", "tensorboard")  # csv is always written: learning curves and epoch times are read from it
 
-    def __init__(self):
-        self.epochs = []
-        self._started = None
+
+class EpochSeconds(pl.Callback):
+    """Logs each training epoch's wall time as `epoch_seconds` through the Trainer's loggers."""
 
     def on_train_epoch_start(self, trainer, module):
-        self._started = time.perf_counter()
-
-    def on_validation_epoch_end(self, trainer, module):
-        if trainer.sanity_checking:
-            return
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        self.epochs.append({"epoch": trainer.current_epoch, **metrics})
-        if self._started is not None:
-            self.epochs[-1]["seconds"] = time.perf_counter() - self._started
+        self.started = time.perf_counter()
 
     def on_train_epoch_end(self, trainer, module):
-        if self.epochs and self.epochs[-1]["epoch"] == trainer.current_epoch:
-            self.epochs[-1].update({k: float(v) for k, v in trainer.callback_metrics.items()})
+        module.log("epoch_seconds", time.perf_counter() - self.started, on_step=False, on_epoch=True)
+
+
+def check_logger(name):
+    if name not in LOGGERS:
+        raise UserError(f"--logger {name}: choose one of {', '.join(LOGGERS)}")
+    if name == "tensorboard" and not any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
+        raise UserError("--logger tensorboard needs the tensorboard package: pip install -e '.[tensorboard]'")
+
+
+def make_loggers(folder, extra=None):
+    """A CSVLogger writing `folder`/csv/metrics.csv, plus TensorBoard event files when asked."""
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+    loggers = [CSVLogger(folder, name="csv", version="")]
+    if extra == "tensorboard":
+        loggers.append(TensorBoardLogger(folder, name="tensorboard", version="", default_hp_metric=False))
+    return loggers
+
+
+def logged_epochs(csv_path):
+    """Per-epoch rows (epoch, train_loss, valid_loss, epoch_seconds, ...) of a CSVLogger's metrics.csv."""
+    try:
+        frame = pd.read_csv(csv_path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return []
+    epochs = frame.drop(columns=["step"], errors="ignore").groupby("epoch", sort=True).first()
+    return [{"epoch": int(epoch), **{k: float(v) for k, v in row.items() if pd.notna(v)}}
+            for epoch, row in epochs.iterrows()]
 
 
 def quiet_lightning():
@@ -37,9 +58,11 @@ def quiet_lightning():
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*number of training batches.*smaller than the logging interval.*")
     warnings.filterwarnings("ignore", message=r".*`isinstance\(treespec, LeafSpec\)` is deprecated.*")
+    warnings.filterwarnings("ignore", message=r".*Experiment logs directory .* exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=r".*Total length of `list` across ranks is zero.*")  # refit: no validation
 
 
-def make_trainer(max_epochs, callbacks=(), precision=None, progress=None, **kwargs):
+def make_trainer(max_epochs, callbacks=(), precision=None, progress=None, loggers=(), **kwargs):
     quiet_lightning()
     gpu = torch.cuda.is_available()
     return pl.Trainer(
@@ -52,7 +75,7 @@ def make_trainer(max_epochs, callbacks=(), precision=None, progress=None, **kwar
         enable_progress_bar=sys.stderr.isatty() if progress is None else progress,
         enable_model_summary=False,
         enable_checkpointing=False,
-        logger=False,
+        logger=list(loggers) or False,
         num_sanity_val_steps=0,
         **kwargs,
     )

@@ -16,10 +16,11 @@ import competitions
 from .crossval import cross_validate
 from .download import locate_or_download
 from .errors import UserError, cli_main
+from .files import write_json
 from .params import resolve
 from .pruning import EpochPruning, FoldPruning
-from .report import new_run_dir, write_json
 from .run import check_folds, competition_parser
+from .runfolder import new_run_dir
 from .studies import (
     DEFAULT_STORAGE,
     WORKER,

@@ -1,9 +1,18 @@
-"""Submitting a validated file to Kaggle and listing the scores of recent submissions."""
+"""Submitting a validated file to Kaggle and listing the scores of recent submissions.
+
+Each submission made here is also recorded in runs/NAME/kaggle-submissions.json (file, sha256,
+message, Kaggle's reference); `status` fills in the scores Kaggle reports, so the table of
+runs can show each run's public score.
+"""
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pipelines.data import read_csv
 from pipelines.errors import UserError
+from pipelines.files import sha256, write_json
 from pipelines.kaggle_client import connect, kaggle_errors
+from pipelines.runfolder import RUNS_DIR
 
 from .validate import validate
 
@@ -33,9 +42,44 @@ def submit(competition, path, message, log=print):
         result = api.competition_submit(str(path), message, slug, quiet=True)
     if not getattr(result, "ref", 0):  # the client returns (not raises) a failed upload
         raise UserError(f"Kaggle did not accept the upload of {path} ({getattr(result, 'message', result)}); retry")
+    record_submission(competition, path, message, result.ref)
     log(f"submitted {path} to {slug}: {result.message}")
     log(f"see its score with: python -m pipelines.submit {competition.name} --status")
     return result.message
+
+
+def ledger_path(competition_name):
+    return RUNS_DIR / competition_name / "kaggle-submissions.json"
+
+
+def read_ledger(competition_name):
+    try:
+        entries = json.loads(ledger_path(competition_name).read_text())
+    except (OSError, ValueError):
+        return []
+    return entries if isinstance(entries, list) else []
+
+
+def record_submission(competition, path, message, ref):
+    entries = read_ledger(competition.name)
+    entries.append({"ref": ref, "file": str(Path(path).resolve()), "sha256": sha256(path), "message": message,
+                    "submitted": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    write_json(ledger_path(competition.name), entries)
+
+
+def record_scores(competition, submissions):
+    """Kaggle's status and scores onto the recorded submissions (matched by Kaggle's reference)."""
+    entries = read_ledger(competition.name)
+    by_ref = {getattr(entry, "ref", None): entry for entry in submissions}
+    changed = False
+    for entry in entries:
+        found = by_ref.get(entry.get("ref"))
+        if found is not None:
+            entry.update(status=getattr(found.status, "name", str(found.status)),
+                         public=found.public_score or None, private=found.private_score or None)
+            changed = True
+    if changed:
+        write_json(ledger_path(competition.name), entries)
 
 
 def status(competition, limit=10, log=print):
@@ -47,6 +91,7 @@ def status(competition, limit=10, log=print):
     if not submissions:
         log(f"no submissions to {slug} yet")
         return []
+    record_scores(competition, submissions)
     rows = [("date", "status", "public", "private", "file", "message")]
     for entry in submissions:
         state = getattr(entry.status, "name", str(entry.status))

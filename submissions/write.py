@@ -14,6 +14,12 @@ def default_path(name, now=None):
     return SUBMISSIONS_DIR / f"{name}-{stamp}.csv"
 
 
+def align_to_sample(frame, sample):
+    """Rows in the sample submission's id order."""
+    id_column = sample.columns[0]
+    return frame.set_index(id_column).loc[sample[id_column].to_numpy()].reset_index()
+
+
 def write_submission(frame, sample, path, check_values=None):
     """Validate, then write to a temporary file renamed into place: no half-written CSV."""
     validate(frame, sample, check_values)

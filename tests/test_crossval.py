@@ -36,7 +36,7 @@ class RidgeModel:
     def __init__(self):
         self.ridge = Ridge(alpha=1.0)
 
-    def fit(self, X, y, validation=None, callbacks=()):
+    def fit(self, X, y, validation=None, callbacks=(), loggers=()):
         self.ridge.fit(X, y)
         return self
 
@@ -89,7 +89,17 @@ def test_lightning_mlp_same_seed_same_score(house_dir):
     assert first.scores.tolist() == second.scores.tolist()
     np.testing.assert_array_equal(first.test, second.test)
     assert first.scores.tolist() != other.scores.tolist()
-    # learning curves: one entry per epoch with both losses, and training reduced the loss
-    history = first.folds[0].history
-    assert len(history) == 15 and {"train_loss", "valid_loss"} <= set(history[0])
+
+
+def test_logged_learning_curves_show_training(house_dir, tmp_path):
+    """Per-epoch metrics come from the CSVLogger each fold writes in its run folder."""
+    from pipelines.crossval import cross_validate_members
+    from pipelines.runfolder import RunFolder
+
+    data = HOUSE.load(house_dir)
+    folder = RunFolder(tmp_path / "run")
+    results = cross_validate_members(HOUSE, data, {**HOUSE.defaults, "max_epochs": 15}, folds=2, seed=3,
+                                     members={"mlp": HOUSE.members["mlp"]}, folder=folder)
+    history = results["mlp"].folds[0].history
+    assert len(history) == 15 and {"train_loss", "valid_loss", "epoch_seconds"} <= set(history[0])
     assert history[-1]["valid_loss"] < history[0]["valid_loss"]

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines import download as download_cli
 from pipelines import run as run_cli
+from pipelines import runs as runs_cli
 from pipelines import submit as submit_cli
 from pipelines.kaggle_client import has_credentials, redact
 from tests.kaggle_standin import KaggleStandIn
@@ -180,7 +181,7 @@ def valid_submission(house_files, path):
     return path
 
 
-def test_submit_uploads_the_validated_file(kaggle, house_files, tmp_path, capsys):
+def test_submit_uploads_the_validated_file(kaggle, house_files, tmp_path, in_tmp, capsys):
     kaggle.archives[SLUG] = (f"{SLUG}.zip", b"")
     path = valid_submission(house_files, tmp_path / "submission.csv")
     submit_cli.main(["house_prices", str(path), "-m", "first try", "--data-dir", str(house_files)])
@@ -190,6 +191,8 @@ def test_submit_uploads_the_validated_file(kaggle, house_files, tmp_path, capsys
     start, create = kaggle.calls("StartSubmissionUpload")[0][3], kaggle.calls("CreateSubmission")[0][3]
     assert start["fileName"] == "submission.csv" and start["contentLength"] == path.stat().st_size
     assert create == {"competitionName": SLUG, "blobFileTokens": "blob-1", "submissionDescription": "first try"}
+    [entry] = json.loads((in_tmp / "runs/house_prices/kaggle-submissions.json").read_text())
+    assert entry["ref"] == 4242 and entry["message"] == "first try" and entry["file"] == str(path.resolve())
 
 
 def test_submit_dry_run_and_invalid_files_send_nothing(kaggle, house_files, tmp_path, capsys):
@@ -220,7 +223,7 @@ def test_submit_failures(kaggle, house_files, tmp_path, capsys, failure, message
     assert kaggle.calls("CreateSubmission") == []
 
 
-def test_status_lists_recent_submissions(kaggle, capsys):
+def test_status_lists_recent_submissions(kaggle, in_tmp, capsys):
     kaggle.archives[SLUG] = (f"{SLUG}.zip", b"")
     kaggle.submissions = [
         {"ref": 2, "date": "2026-05-02T10:00:00Z", "description": "blend", "fileName": "b.csv",
@@ -246,3 +249,12 @@ def test_run_downloads_missing_data_and_submits(kaggle, tmp_path, in_tmp, capsys
     assert list(kaggle.uploads.values()) == [(in_tmp / "s.csv").read_bytes()]
     assert kaggle.calls("CreateSubmission")[0][3]["submissionDescription"] == "lasso baseline"
     assert out.rstrip().splitlines()[-1] == "s.csv"  # the last line is still the submission's path
+
+    # once the status listing has seen the submission scored, the table of runs shows its public score
+    kaggle.submissions = [{"ref": 4242, "date": "2026-05-02T10:00:00Z", "description": "lasso baseline",
+                           "fileName": "s.csv", "status": "COMPLETE", "publicScore": "0.12345", "privateScore": ""}]
+    submit_cli.main(["house_prices", "--status"])
+    capsys.readouterr()
+    runs_cli.main(["house_prices", "--csv"])
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert table.public_score.tolist() == [pytest.approx(0.12345)] and table.submission.tolist() == ["s.csv"]

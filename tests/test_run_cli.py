@@ -31,7 +31,7 @@ def test_run_writes_validated_submission_and_run_folder(house_dir, in_tmp, capsy
     oof = pd.read_csv(run_dir / "oof.csv")
     members = [f"prediction_{name}" for name in ("mlp", "lasso", "svr", "hgb", "gbr")]
     assert len(oof) == 150 and list(oof.columns) == ["Id", "target", "prediction", *members]
-    assert (run_dir / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert (run_dir / "learning_curves_mlp.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_default_submission_path(house_dir, in_tmp, capsys):

@@ -1,0 +1,70 @@
+"""Fitted objects on disk, in formats that load without running arbitrary code.
+
+scikit-learn objects (fold-fitted features, scikit-learn and GBDT models) are skops.io files.
+skops refuses to build any type it was not told to trust; we trust the types of this
+project's own packages and of the libraries its models come from, and name anything else.
+The types a file needs are listed beside it when it is written (`NAME.types.json`), so a
+load parses the file once: the list is checked against that policy, and skops still refuses
+any type the file holds that the list lacks.
+Lightning modules are Lightning checkpoints of weights and hyperparameters, read with
+torch's weights_only loader (tensors and plain containers only).
+"""
+import json
+import zipfile
+from pathlib import Path
+
+from .errors import UserError
+from .files import atomic_path, write_json
+
+TRUSTED_PACKAGES = ("features", "pipelines", "competitions", "sklearn", "numpy", "scipy", "lightgbm", "xgboost",
+                    "catboost")
+
+
+def types_path(path):
+    path = Path(path)
+    return path.with_name(path.name + ".types.json")
+
+
+def save_object(obj, path):
+    import skops.io
+
+    data = skops.io.dumps(obj, compression=zipfile.ZIP_DEFLATED)
+    write_json(types_path(path), skops.io.get_untrusted_types(data=data))
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+
+
+def load_object(path):
+    import skops.io
+
+    try:
+        untrusted = json.loads(types_path(path).read_text())
+    except (OSError, ValueError):
+        untrusted = None
+    try:
+        if not isinstance(untrusted, list) or not all(isinstance(name, str) for name in untrusted):
+            untrusted = skops.io.get_untrusted_types(file=path)
+    except Exception as error:  # noqa: BLE001 - not a zip, no schema, bad JSON
+        raise UserError(f"cannot read {path} as a saved model ({type(error).__name__}: {error})") from None
+    refused = [name for name in untrusted if name.split(".")[0] not in TRUSTED_PACKAGES]
+    if refused:
+        raise UserError(f"{path} would load {refused[0]}, which is not a type of this project or its model "
+                        f"libraries ({', '.join(TRUSTED_PACKAGES)}); it was not written by this project's run")
+    try:
+        return skops.io.load(path, trusted=untrusted)
+    except Exception as error:  # noqa: BLE001
+        raise UserError(f"cannot load {path} ({type(error).__name__}: {error})") from None
+
+
+def save_checkpoint(trainer, path):
+    """The trained module's weights and hyperparameters (no optimizer state) as a Lightning checkpoint."""
+    with atomic_path(path) as temporary:
+        trainer.save_checkpoint(temporary, weights_only=True)
+
+
+def load_checkpoint(module_class, path):
+    try:
+        return module_class.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - unpickling refusals, missing keys, wrong shapes
+        first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+        raise UserError(f"cannot load {path} as a {module_class.__name__} checkpoint ({first})") from None

@@ -1,0 +1,255 @@
+"""The run folder: the complete, reusable record of one run, written as the run goes.
+
+    runs/NAME/<UTC timestamp>/
+      config.json              what was run: competition, preset, members, folds, seed, parameters and
+                               the defaults they override, the data folder with a fingerprint (size,
+                               sha256) of each input file, the training columns, git commit, versions
+      status.json              running / complete / failed (rewritten atomically)
+      members/M/fold-K/        fold K of member M: fitted features (features.skops, unless another
+                               member's fit of the same recipe is shared), fitted model (model.ckpt or
+                               model.skops), predictions of its validation rows and of the test set
+                               (.npy, model space), its logs; record.json, written last, lists each of
+                               those files with its size and sha256
+      members/M/full/          the refit on all training rows (--refit)
+      predictions/             out-of-fold and test predictions of each member and of the blend, with the
+                               row ids, targets, folds and excluded rows (.npy)
+      metrics.json, oof.csv, learning_curves_M.png, sample_submission.csv
+
+Nothing in a finished fold's folder is written again, and a fold without record.json is
+not finished: a killed run never looks complete, and `--resume` retrains only what is missing.
+"""
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+from datetime import datetime, timezone
+from functools import cached_property
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .files import atomic_path, file_record, fingerprint, folder_records, write_json
+from .persist import load_object, save_object
+
+RUNS_DIR = Path(os.environ.get("PIPELINES_RUNS_DIR", "runs"))
+CONFIG, STATUS, RECORD = "config.json", "status.json", "record.json"
+LIBRARIES = ("torch", "pytorch-lightning", "scikit-learn", "optuna", "numpy", "pandas", "skops")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def now():
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_dir(name, stamp=None):
+    stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    path = RUNS_DIR / name / stamp
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+def code_version():
+    """The git commit of this code and whether the tree had uncommitted changes (None outside git)."""
+    def git(*args):
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=True)
+        return done.stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def versions():
+    found = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def input_fingerprints(data_dir, paths):
+    """{name relative to the data folder: fingerprint} of the files and folders a load read."""
+    return {Path(path).relative_to(data_dir).as_posix() if Path(path).is_relative_to(data_dir) else str(path):
+            fingerprint(path) for path in paths}
+
+
+def fold_name(fold):
+    return "full" if fold == "full" else f"fold-{fold}"
+
+
+def process_alive(host, pid):
+    if host != socket.gethostname() or not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunFolder:
+    def __init__(self, path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, name, config):
+        folder = cls(new_run_dir(name))
+        write_json(folder.path / CONFIG, config)
+        folder.set_status("running")
+        return folder
+
+    @classmethod
+    def open(cls, path):
+        path = Path(path)
+        if not path.is_dir():
+            raise UserError(f"run folder {path} not found; list the runs with: python -m pipelines.runs")
+        if not (path / CONFIG).is_file():
+            raise UserError(f"{path} is not a run folder (it has no {CONFIG}); give a folder under runs/NAME/")
+        folder = cls(path)
+        folder.config  # noqa: B018 - read (and check) it now
+        return folder
+
+    @cached_property
+    def config(self):
+        return self._read_json(CONFIG)
+
+    def _read_json(self, name):
+        try:
+            return json.loads((self.path / name).read_text())
+        except FileNotFoundError:
+            raise UserError(f"{self.path} has no {name}: the run folder is incomplete") from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise UserError(f"{self.path / name} is not valid JSON: the run folder is damaged") from None
+
+    @property
+    def metrics(self):
+        return self._read_json("metrics.json")
+
+    @property
+    def status(self):
+        return self._read_json(STATUS) if (self.path / STATUS).is_file() else {"status": "unknown"}
+
+    def set_status(self, state, **extra):
+        previous = self.status if (self.path / STATUS).is_file() else {}
+        write_json(self.path / STATUS, {**previous, "status": state, "updated": now(), "host": socket.gethostname(),
+                                        "pid": os.getpid(), **extra})
+
+    def require_complete(self, action):
+        status = self.status
+        if status["status"] != "complete":
+            fix = (f"resume it with: python -m pipelines.run {self.config.get('competition', 'NAME')} --resume {self.path}"
+                   if self.config.get("kind", "cv") == "cv" else "make it again")
+            raise UserError(f"cannot {action} {self.path}: the run is {status['status']}, not complete; {fix}")
+        self.verify(status.get("files", {}))
+
+    def require_resumable(self):
+        status = self.status
+        if status["status"] == "complete":
+            raise UserError(f"{self.path} is already complete; predict from it with: python -m pipelines.predict {self.path}")
+        if status["status"] == "running" and process_alive(status.get("host"), status.get("pid")):
+            raise UserError(f"{self.path} is still being written by process {status['pid']}; wait for it or stop it")
+
+    def verify(self, files, base=None):
+        """Each listed file exists with its recorded size and sha256."""
+        base = Path(base or self.path)
+        for name, recorded in files.items():
+            path = base / name
+            if not path.is_file():
+                raise UserError(f"{path} is missing from the run folder; it cannot be used (restore the whole folder)")
+            if file_record(path) != recorded:
+                raise UserError(f"{path} changed after the run wrote it (its size or sha256 differs from the "
+                                "record); the run folder cannot be trusted: restore it or run again")
+
+    # --- folds -----------------------------------------------------------------------------------
+
+    def fold_path(self, member, fold):
+        return self.path / "members" / member / fold_name(fold)
+
+    def finished_fold(self, member, fold):
+        """The fold's verified record, or None if the fold never finished."""
+        path = self.fold_path(member, fold)
+        if not (path / RECORD).is_file():
+            return None
+        record = json.loads((path / RECORD).read_text())
+        self.verify(record["files"], path)
+        features = record["features"]
+        self.verify({features["path"]: {"size": features["size"], "sha256": features["sha256"]}})
+        return record
+
+    def start_fold(self, member, fold):
+        """An empty folder for the fold (what a killed attempt left is removed)."""
+        path = self.fold_path(member, fold)
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
+
+    def save_fold(self, member, fold, features, model, predictions, info, features_path=None):
+        """Write the fold's files, then its record. `features_path` (relative to the run folder) names
+        fitted features another member saved for this fold; without it they are saved here."""
+        path = self.fold_path(member, fold)
+        if features_path is None:
+            save_object(features, path / "features.skops")
+            features_path = (path / "features.skops").relative_to(self.path).as_posix()
+        model.save(path)
+        for name, array in predictions.items():
+            save_array(path / f"{name}.npy", array)
+        record = {"member": member, "fold": fold, **info, "files": folder_records(path),
+                  "features": {"path": features_path, **file_record(self.path / features_path)}}
+        write_json(path / RECORD, record)
+        return record
+
+    def fold_array(self, member, fold, name):
+        return np.load(self.fold_path(member, fold) / f"{name}.npy", allow_pickle=False)
+
+    def load_features(self, record):
+        """The fitted features a finished fold's record names."""
+        return load_object(self.path / record["features"]["path"])
+
+    def load_model(self, member, fold, model):
+        """The fitted model of a finished fold, loaded into `model`, an unfitted estimator of the member."""
+        return model.load(self.fold_path(member, fold))
+
+    # --- run-level outputs ----------------------------------------------------------------------
+
+    def save_predictions(self, arrays):
+        for name, array in arrays.items():
+            save_array(self.path / "predictions" / f"{name}.npy", array)
+
+    def predictions(self, name):
+        path = self.path / "predictions" / f"{name}.npy"
+        if not path.is_file():
+            raise UserError(f"{path} is missing: the run folder is incomplete")
+        return np.load(path, allow_pickle=False)
+
+    def complete(self, **extra):
+        files = {name: record for name, record in folder_records(self.path).items()
+                 if not name.startswith("members/") and name != STATUS}
+        self.set_status("complete", files=files, **extra)
+
+
+def save_array(path, array):
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.save(handle, np.asarray(array), allow_pickle=False)
+
+
+def differences(recorded, current, keys=("competition", "preset", "members", "folds", "seed", "refit")):
+    """What differs between a run's config and this command's, as readable phrases."""
+    found = [f"{key}: the run has {recorded.get(key)!r}, this command {current.get(key)!r}"
+             for key in keys if recorded.get(key) != current.get(key)]
+    old, new = recorded.get("params", {}), current.get("params", {})
+    found += [f"parameter {key}: the run has {old.get(key)!r}, this command {new.get(key)!r}"
+              for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
+    old, new = recorded.get("inputs", {}), current.get("inputs", {})
+    found += [f"data file {name}: " + ("missing now" if name not in new else "not read by the run" if name not in old
+                                       else "its contents differ (sha256)")
+              for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
+    return found
