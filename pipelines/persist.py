@@ -18,6 +18,7 @@ from .files import atomic_path, write_json
 
 TRUSTED_PACKAGES = ("features", "pipelines", "competitions", "sklearn", "numpy", "scipy", "lightgbm", "xgboost",
                     "catboost")
+TRUSTED_TYPES = ("collections.OrderedDict",)  # a plain container LightGBM's models hold
 
 
 def types_path(path):
@@ -46,7 +47,7 @@ def load_object(path):
             untrusted = skops.io.get_untrusted_types(file=path)
     except Exception as error:  # noqa: BLE001 - not a zip, no schema, bad JSON
         raise UserError(f"cannot read {path} as a saved model ({type(error).__name__}: {error})") from None
-    refused = [name for name in untrusted if name.split(".")[0] not in TRUSTED_PACKAGES]
+    refused = [name for name in untrusted if name.split(".")[0] not in TRUSTED_PACKAGES and name not in TRUSTED_TYPES]
     if refused:
         raise UserError(f"{path} would load {refused[0]}, which is not a type of this project or its model "
                         f"libraries ({', '.join(TRUSTED_PACKAGES)}); it was not written by this project's run")
