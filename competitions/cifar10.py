@@ -8,31 +8,32 @@ import pandas as pd
 from sklearn.preprocessing import FunctionTransformer
 
 from features.augment import cifar_train_transform
-from pipelines.competition import Competition, Metric
+from pipelines.competition import Competition
 from pipelines.crossval import stratified_kfold
 from pipelines.data import load_labelled_images
 from pipelines.datamodules import ImageDataModule
 from pipelines.estimator import LightningEstimator
-from pipelines.metrics import accuracy
+from pipelines.metrics import metric
+from pipelines.params import Param
 from pipelines.models.classifier import ImageClassifier
 from submissions.validate import check_labels_in
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
-DEFAULTS = {
-    "model": "airbench",          # or resnet18 (D2L's CIFAR ResNet-18)
-    "widths": (64, 256, 256),     # airbench's; ResNet-18 uses (64, 128, 256, 512)
-    "max_epochs": 10,
-    "batch_size": 512,
-    "lr": 0.2,
-    "momentum": 0.9,
-    "weight_decay": 5e-4,
-    "label_smoothing": 0.2,
-    "warmup": 0.2,
-    "cutout": 8,
-    "tta": 2,
+PARAMS = {
+    "model": Param("airbench", choices=("airbench", "resnet18")),   # resnet18: D2L's CIFAR ResNet-18
+    "widths": Param((64, 256, 256), low=1),  # airbench's; ResNet-18 uses (64, 128, 256, 512)
+    "max_epochs": Param(10, low=1),
+    "batch_size": Param(512, low=1),
+    "lr": Param(0.2, low=0.0, search=(0.05, 0.8), log=True),
+    "momentum": Param(0.9, low=0.0, high=1.0),
+    "weight_decay": Param(5e-4, low=0.0, search=(1e-4, 2e-3), log=True),
+    "label_smoothing": Param(0.2, low=0.0, high=1.0, search=(0.0, 0.3)),
+    "warmup": Param(0.2, low=0.0, high=1.0),
+    "cutout": Param(8, low=0, search=(0, 8, 12)),
+    "tta": Param(2, low=0, high=2),
     "channels_last": True,
-    "num_workers": 0,
+    "num_workers": Param(0, low=0),
 }
 
 PRESETS = {
@@ -42,15 +43,6 @@ PRESETS = {
     "gpu": {"widths": (64, 256, 256), "max_epochs": 10, "batch_size": 1024, "lr": 0.4, "num_workers": 8,
             "folds": 1},
 }
-
-
-def search_space(trial):
-    return {
-        "lr": trial.suggest_float("lr", 0.05, 0.8, log=True),
-        "weight_decay": trial.suggest_float("weight_decay", 1e-4, 2e-3, log=True),
-        "label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.3),
-        "cutout": trial.suggest_categorical("cutout", [0, 8, 12]),
-    }
 
 
 def load(data_dir, params=None, train=True):
@@ -82,15 +74,15 @@ COMPETITION = Competition(
     slug="cifar-10",
     files=("trainLabels.csv", "sampleSubmission.csv"),
     sample_submission="sampleSubmission.csv",
-    metric=Metric("accuracy", accuracy, greater_is_better=True),
+    metric=metric("accuracy"),
     load=load,
     features=features,
     model=model,
     splitter=stratified_kfold,
     submission=submission,
     check_submission=check_labels_in(CLASSES),
-    defaults=DEFAULTS,
-    search_space=search_space,
+    classes=lambda data_dir: list(CLASSES),
+    params=PARAMS,
     monitor="valid_acc",
     presets=PRESETS,
 )

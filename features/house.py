@@ -9,6 +9,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import make_pipeline
 
+from .tabular import FrameStep
+
 QUALITY = {"Ex": 5, "Gd": 4, "TA": 3, "Fa": 2, "Po": 1}  # missing (no basement, no pool...) -> 0
 ORDINAL_SCALES = {
     **{column: QUALITY for column in ("ExterQual", "ExterCond", "BsmtQual", "BsmtCond", "HeatingQC", "KitchenQual",
@@ -26,21 +28,6 @@ ORDINAL_SCALES = {
 PORCHES = ("OpenPorchSF", "EnclosedPorch", "3SsnPorch", "ScreenPorch", "WoodDeckSF")
 
 
-class _FrameStep(TransformerMixin, BaseEstimator):
-    """A stateless DataFrame step: subclasses define `add(frame)`, which edits a copy."""
-
-    def fit(self, X, y=None):
-        return self
-
-    def __sklearn_is_fitted__(self):
-        return True  # nothing to learn
-
-    def transform(self, X):
-        frame = X.copy()
-        self.add(frame)
-        return frame
-
-
 def _has(frame, *columns):
     return all(column in frame.columns for column in columns)
 
@@ -49,7 +36,7 @@ def _number(frame, column):
     return pd.to_numeric(frame[column], errors="coerce").fillna(0.0)
 
 
-class OrdinalScales(_FrameStep):
+class OrdinalScales(FrameStep):
     """Quality and condition grades as numbers (Ex 5 ... Po 1, none 0) instead of one-hot."""
 
     def __init__(self, scales=None):
@@ -61,7 +48,7 @@ class OrdinalScales(_FrameStep):
                 frame[column] = frame[column].map(scale).astype(float).fillna(0.0)
 
 
-class TotalAreas(_FrameStep):
+class TotalAreas(FrameStep):
     """Total square footage (basement + floors), total bathrooms, total porch area."""
 
     def add(self, frame):
@@ -75,7 +62,7 @@ class TotalAreas(_FrameStep):
             frame["TotalPorchSF"] = sum(_number(frame, c) for c in porches)
 
 
-class Ages(_FrameStep):
+class Ages(FrameStep):
     """Age at sale, years since remodelling, whether it was remodelled, garage age."""
 
     def add(self, frame):

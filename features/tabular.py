@@ -3,12 +3,28 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy.stats import skew
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+
+class FrameStep(TransformerMixin, BaseEstimator):
+    """A stateless DataFrame step: subclasses define `add(frame)`, which edits a copy."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def __sklearn_is_fitted__(self):
+        return True  # nothing to learn
+
+    def transform(self, X):
+        frame = X.copy()
+        self.add(frame)
+        return frame
 
 
 def na_means_none_columns(description_path):
@@ -93,3 +109,46 @@ class _AsText(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         text = np.array(X.astype(str), dtype=object)
         text[missing] = np.nan  # None and pd.NA too, so the imputers see one kind of missing
         return text
+
+
+def _text_columns(X):
+    return [c for c in X.columns if c not in X.select_dtypes(include=["number", "bool"]).columns]
+
+
+class DropIdentifiers(TransformerMixin, BaseEstimator):
+    """Drops text columns that are mostly unique in the training fold (names, ticket numbers):
+    one-hot encoded they add a column per row, as categories they only memorise. A column needs
+    more than `min_unique` values too, so small folds keep their real categories."""
+
+    def __init__(self, max_unique_ratio=0.5, min_unique=20):
+        self.max_unique_ratio = max_unique_ratio
+        self.min_unique = min_unique
+
+    def fit(self, X, y=None):
+        self.dropped_ = [c for c in _text_columns(X) if X[c].nunique() > max(self.min_unique,
+                                                                          self.max_unique_ratio * X[c].notna().sum())]
+        return self
+
+    def transform(self, X):
+        return X.drop(columns=self.dropped_)
+
+
+class NativeCategories(TransformerMixin, BaseEstimator):
+    """Text (and mixed) columns as pandas categoricals with the training fold's categories, for
+    GBDTs that split on categories natively (LightGBM, XGBoost, CatBoost); a category the fold
+    never saw becomes missing. Numeric and boolean columns become floats; missing values stay
+    missing (the GBDTs route them)."""
+
+    def fit(self, X, y=None):
+        self.categories_ = {c: sorted(X[c].dropna().astype(str).unique().tolist()) for c in _text_columns(X)}
+        return self
+
+    def transform(self, X):
+        columns = {}
+        for column in X.columns:
+            if column in self.categories_:
+                text = X[column].astype(str).where(X[column].notna())
+                columns[column] = pd.Categorical(text, categories=self.categories_[column])
+            else:
+                columns[column] = pd.to_numeric(X[column], errors="coerce").astype(float)
+        return pd.DataFrame(columns, index=X.index)

@@ -1,7 +1,9 @@
 """Blending out-of-fold predictions with non-negative weights that sum to one: a run's members,
 or, as `python -m pipelines.blend RUN_DIR RUN_DIR ...`, finished runs of one competition.
 
-The weights minimise the competition's metric on out-of-fold predictions. The blend's own CV
+The weights minimise the metric's smooth blend loss (log loss for classification metrics, RMSE in
+model space for regression) on out-of-fold predictions: accuracy or AUC would never move an
+optimiser off its start. The blend reports the metric itself. The blend's own CV
 refits the weights for each fold on the other folds' out-of-fold rows and scores them on the
 held-out fold, so its reported score never saw the rows it is scored on. Runs blend only when
 their out-of-fold predictions come from the same rows and the same splits.
@@ -26,14 +28,13 @@ from .runfolder import RUNS_DIR, RunFolder, code_version, now, versions
 
 
 def fit_weights(predictions, y, metric):
-    """Convex weights (one per member) minimising the metric of sum_m w_m * predictions[m]."""
+    """Convex weights (one per member) minimising the metric's blend loss of sum_m w_m * predictions[m]."""
     n = len(predictions)
     if n == 1:
         return np.ones(1)
-    sign = -1.0 if metric.greater_is_better else 1.0
 
     def loss(weights):
-        return sign * metric.score(y, np.tensordot(weights, predictions, axes=1))
+        return metric.blend_loss(y, np.tensordot(weights, predictions, axes=1))
 
     start = np.full(n, 1.0 / n)
     solution = minimize(loss, start, method="SLSQP", bounds=[(0.0, 1.0)] * n,
@@ -107,7 +108,8 @@ def blend_runs(paths, submission_path=None, log=print):
     competition = competitions.get(first.config["competition"])
     data = BlendedDataset(first)
     folds, excluded = first.predictions("folds"), first.predictions("excluded")
-    splits = [(np.flatnonzero((folds != k) & (folds >= 0)), np.flatnonzero(folds == k)) for k in range(folds.max() + 1)]
+    splits = [(np.flatnonzero((folds != k) & (folds >= 0)), np.flatnonzero(folds == k))
+              for k in range(folds.max() + 1)]
     labels = [f"{folder.path.parent.name}/{folder.path.name}" for folder in folders]
     results = {label: CVResult(competition.metric.name, [], folder.predictions("oof"), folds >= 0,
                                folder.predictions("test")) for label, folder in zip(labels, folders)}
@@ -134,7 +136,7 @@ def blend_runs(paths, submission_path=None, log=print):
     try:
         frame = competition.submission(data.test_ids, result.test, data.info["classes"])
         path = write_submission(align_to_sample(frame, data.sample), data.sample, submission_path,
-                                competition.check_submission)
+                                competition.check_submission, data.info["classes"])
         save_outputs(folder, competition, data, result, results, weights, folds, excluded, time.perf_counter() - start)
         folder.complete(submission=str(path), submission_sha256=sha256(path))
     except BaseException as error:

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytorch_lightning as pl
 from sklearn.model_selection import (
+    GroupKFold,
+    GroupShuffleSplit,
     KFold,
     ShuffleSplit,
+    StratifiedGroupKFold,
     StratifiedKFold,
     StratifiedShuffleSplit,
 )
@@ -33,6 +36,35 @@ def stratified_kfold(folds, seed):
     if folds == 1:
         return StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=seed)
     return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+
+
+class FirstSplit:
+    """The first split of a K-fold splitter: a holdout of about 1/K of the rows."""
+
+    def __init__(self, splitter):
+        self.splitter = splitter
+
+    def split(self, X, y=None, groups=None):
+        yield next(self.splitter.split(X, y, groups))
+
+
+def group_kfold(folds, seed):
+    """Shuffled K-fold over groups: no group spans two folds."""
+    if folds == 1:
+        return GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=seed)
+    return GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def stratified_group_kfold(folds, seed):
+    if folds == 1:
+        return FirstSplit(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed))
+    return StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def default_splitter(classification, grouped):
+    """Stratified for classification, by group when rows come in groups."""
+    return {(False, False): kfold, (True, False): stratified_kfold,
+            (False, True): group_kfold, (True, True): stratified_group_kfold}[bool(classification), bool(grouped)]
 
 
 @dataclass
@@ -65,9 +97,10 @@ class CVResult:
         return float(self.scores.std())
 
 
-def split(splitter, dataset, folds):
+def split(splitter, dataset, folds, groups=None):
+    """The (train rows, validation rows) of each fold; `groups` (one per training row) keep groups whole."""
     try:
-        return list(splitter.split(np.zeros(len(dataset.y)), dataset.y))
+        return list(splitter.split(np.zeros(len(dataset.y)), dataset.y, groups))
     except ValueError as error:
         raise UserError(f"cannot make {folds} folds of {len(dataset.y)} training rows ({error}); use fewer --folds") from None
 
@@ -93,24 +126,35 @@ def training_rows(competition, dataset, rows):
     return rows[~excluded_rows(competition, dataset, rows)]
 
 
-def fit_features(recipe, dataset, params, train_rows, valid_rows=None):
-    """(fitted features, training, validation and test inputs): `recipe` fitted on train_rows only."""
-    features = recipe(dataset, params)
+def fit_features(recipe, dataset, shared, train_rows, valid_rows=None):
+    """(fitted features, training, validation and test inputs): `recipe` fitted on train_rows only.
+    A recipe sees the shared parameters only, so every member that uses it can share its fit."""
+    features = recipe(dataset, shared)
     X_train = features.fit_transform(take(dataset.X, train_rows), dataset.y[train_rows])
     X_valid = None if valid_rows is None else features.transform(take(dataset.X, valid_rows))
     return features, X_train, X_valid, features.transform(dataset.X_test)
 
 
-def fit_fold(member, dataset, params, train_rows, valid_rows=None, callbacks=(), loggers=(), prepared=None):
+def fit_fold(member, dataset, view, train_rows, valid_rows=None, callbacks=(), loggers=(), prepared=None):
     """Fit features (unless `prepared` by fit_features) and model on train_rows; predict valid_rows
-    (if any) and the test set."""
-    features, X_train, X_valid, X_test = prepared or fit_features(member.features, dataset, params, train_rows,
+    (if any) and the test set. `view`: the member's parameters (Competition.member_params)."""
+    features, X_train, X_valid, X_test = prepared or fit_features(member.features, dataset, view, train_rows,
                                                                   valid_rows)
     validation = None if X_valid is None else (X_valid, dataset.y[valid_rows])
-    model = member.model(params)
+    model = member.model(view)
     model.fit(X_train, dataset.y[train_rows], validation=validation, callbacks=callbacks, loggers=loggers)
     valid_pred = None if X_valid is None else model.predict(X_valid)
     return features, model, valid_pred, model.predict(X_test)
+
+
+def n_classes(competition, dataset):
+    return len(dataset.info.get("classes") or ()) if competition.metric.classification else 0
+
+
+def competition_splits(competition, dataset, folds, seed):
+    """The competition's splits of the training rows (keeping groups whole when it declares them)."""
+    groups = None if competition.groups is None else np.asarray(competition.groups(dataset))
+    return split(competition.splitter(folds, seed), dataset, folds, groups)
 
 
 def train_or_resume(name, member, fold, seed, train_rows, valid_rows, competition, dataset, params, folder=None,
@@ -127,17 +171,19 @@ def train_or_resume(name, member, fold, seed, train_rows, valid_rows, competitio
                             "the run folder does not belong to these settings")
         history = logged_epochs(folder.fold_path(name, fold) / "logs" / "csv" / "metrics.csv")
         valid = folder.fold_array(name, fold, "valid") if valid_rows is not None else None
-        return (Fold(index, record.get("score", np.nan), record["seconds"], history, resumed=True), valid,
-                folder.fold_array(name, fold, "test"))
+        score = np.nan if record.get("score") is None else record["score"]
+        return Fold(index, score, record["seconds"], history, resumed=True), valid, folder.fold_array(name, fold, "test")
     start = time.perf_counter()
     pl.seed_everything(seed, verbose=False)
     path = folder.start_fold(name, fold) if folder else None
     loggers = make_loggers(path / "logs", logger) if folder else ()
+    view = competition.member_params(name, params, seed, n_classes(competition, dataset))
     prepared = {} if prepared is None else prepared
     if member.features not in prepared:
-        prepared[member.features] = [*fit_features(member.features, dataset, params, train_rows, valid_rows), None]
+        shared = competition.member_params(None, params, seed, view["n_classes"])
+        prepared[member.features] = [*fit_features(member.features, dataset, shared, train_rows, valid_rows), None]
     *fitted, saved_at = prepared[member.features]
-    features, model, valid_pred, test_pred = fit_fold(member, dataset, params, train_rows, valid_rows,
+    features, model, valid_pred, test_pred = fit_fold(member, dataset, view, train_rows, valid_rows,
                                                       callbacks, loggers, fitted)
     score = np.nan if valid_rows is None else float(competition.metric.score(dataset.y[valid_rows], valid_pred))
     seconds = time.perf_counter() - start
@@ -156,11 +202,11 @@ def cross_validate_members(competition, dataset, params, folds=5, seed=0, member
                            logger=None, fold_callbacks=None, on_fold=None):
     """{name: CVResult} of every member through the same K folds.
 
-    Fold k of every member trains with seed + k; a refit trains with seed + folds.
+    Fold k of every member trains with seed + k (its random_state too); a refit with seed + folds.
     fold_callbacks(index) gives Lightning callbacks for that fold's Trainer;
     on_fold(name, Fold) runs after each fold (it may raise to stop early, e.g. a pruned trial)."""
     members = members or competition.selected_members(params)
-    splits = split(competition.splitter(folds, seed), dataset, folds)
+    splits = competition_splits(competition, dataset, folds, seed)
     n = len(dataset.y)
     shared = {"competition": competition, "dataset": dataset, "params": params, "folder": folder, "logger": logger}
     oof, test, history = {}, {}, {name: [] for name in members}
@@ -192,8 +238,11 @@ def cross_validate_members(competition, dataset, params, folds=5, seed=0, member
 
 
 def cross_validate(competition, dataset, params, folds=5, seed=0, fold_callbacks=None, on_fold=None, member=None):
-    """CVResult of one member (default: the competition's only or first selected model), without a run folder."""
-    member = member or next(iter(competition.selected_members(params).values()))
-    report = (lambda name, fold: on_fold(fold)) if on_fold else None
-    return cross_validate_members(competition, dataset, params, folds, seed, members={"model": member},
-                                  fold_callbacks=fold_callbacks, on_fold=report)["model"]
+    """CVResult of one member, by name (default: the competition's only or first selected model),
+    without a run folder."""
+    selected = competition.selected_members(params)
+    name = member or next(iter(selected))
+    members = competition.members or selected
+    report = (lambda _, fold: on_fold(fold)) if on_fold else None
+    return cross_validate_members(competition, dataset, params, folds, seed, members={name: members[name]},
+                                  fold_callbacks=fold_callbacks, on_fold=report)[name]

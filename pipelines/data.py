@@ -92,40 +92,68 @@ def require_unique(frame, column, path):
         raise UserError(f"{path}: column {column!r} repeats the id {duplicated.iloc[0]}; ids must be unique")
 
 
-def load_tabular(data_dir, id_column, target_column, train="train.csv", test="test.csv",
-                 sample="sample_submission.csv", read_train=True):
+def load_tabular(data_dir, id_column, target_column, metric, train="train.csv", test="test.csv",
+                 sample="sample_submission.csv", read_train=True, keep_id=False):
     """Kaggle's tabular layout: train has id, features and target; test the same without target.
-    With read_train=False only the test file and the sample submission are read."""
+    Targets come out in the metric's model space: class indices (info["classes"] keeps the class
+    values, sorted) or numbers on the metric's link scale. With read_train=False only the test file
+    and the sample submission are read. keep_id leaves the id column among the features (for
+    features derived from it, such as a group)."""
     data_dir = Path(data_dir)
     test_frame = read_csv(data_dir / test, [id_column])
-    sample_frame = read_csv(data_dir / sample, [id_column, target_column])
+    sample_frame = read_csv(data_dir / sample, [id_column])
     if target_column in test_frame.columns:
         raise UserError(f"{data_dir / test} has the target column {target_column!r}; it belongs in {train} only")
     require_unique(test_frame, id_column, data_dir / test)
     require_unique(sample_frame, id_column, data_dir / sample)
     if set(sample_frame[id_column]) != set(test_frame[id_column]):
         raise UserError(f"{data_dir / sample} and {data_dir / test} list different ids; use the files from one download")
-    test_part = Dataset(X=None, y=None, X_test=test_frame.drop(columns=[id_column]),
-                        test_ids=test_frame[id_column].to_numpy(), sample=sample_frame, train_ids=None,
-                        inputs=[data_dir / test, data_dir / sample])
+    dropped = [] if keep_id else [id_column]
+    dataset = Dataset(X=None, y=None, X_test=test_frame.drop(columns=dropped),
+                      test_ids=test_frame[id_column].to_numpy(), sample=sample_frame, train_ids=None,
+                      inputs=[data_dir / test, data_dir / sample])
     if not read_train:
-        return test_part
+        return dataset
     train_frame = read_csv(data_dir / train, [id_column, target_column])
-    features = [c for c in train_frame.columns if c not in (id_column, target_column)]
+    features = [c for c in train_frame.columns if c not in (*dropped, target_column)]
     missing = [c for c in features if c not in test_frame.columns]
-    extra = [c for c in test_frame.columns if c != id_column and c not in features]
+    extra = [c for c in test_frame.columns if c not in dropped and c not in features]
     if missing or extra:
         what = f"lacks column {missing[0]!r}" if missing else f"has column {extra[0]!r} that {train} lacks"
         raise UserError(f"{data_dir / test} {what}; train and test must have the same feature columns")
     require_unique(train_frame, id_column, data_dir / train)
-    target = pd.to_numeric(train_frame[target_column], errors="coerce")
-    if target.isna().any():
-        row = int(np.flatnonzero(target.isna().to_numpy())[0])
-        raise UserError(f"{data_dir / train}: target {target_column!r} is missing or not a number in row {row + 2}")
-    test_part.X, test_part.X_test = train_frame[features], test_frame[features]
-    test_part.y, test_part.train_ids = target.to_numpy(dtype=float), train_frame[id_column].to_numpy()
-    test_part.inputs.insert(0, data_dir / train)
-    return test_part
+    dataset.y, classes = model_space_target(train_frame[target_column], metric, f"{data_dir / train}")
+    if classes is not None:
+        dataset.info["classes"] = classes
+    dataset.X, dataset.X_test = train_frame[features], test_frame[features]
+    dataset.train_ids = train_frame[id_column].to_numpy()
+    dataset.inputs.insert(0, data_dir / train)
+    return dataset
+
+
+def model_space_target(values, metric, where):
+    """(targets in model space, class values or None): class indices for classification metrics
+    (scikit-learn's LabelEncoder; classes as plain Python values), else numbers through the
+    metric's link (log1p for RMSLE)."""
+    from sklearn.preprocessing import LabelEncoder
+
+    missing = values.isna().to_numpy()
+    if missing.any():
+        raise UserError(f"{where}: target {values.name!r} is missing in row {int(np.flatnonzero(missing)[0]) + 2}")
+    if metric.classification:
+        encoder = LabelEncoder().fit(values.to_numpy())
+        if len(encoder.classes_) < 2:
+            raise UserError(f"{where}: target {values.name!r} has one class only; a classifier needs two or more")
+        return encoder.transform(values.to_numpy()).astype(np.int64), encoder.classes_.tolist()
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any():
+        row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
+        raise UserError(f"{where}: target {values.name!r} is not a number in row {row + 2} ({values.iloc[row]!r}); "
+                        f"{metric.name} needs numbers (a classification metric such as accuracy takes classes)")
+    numbers = numbers.to_numpy(dtype=float)
+    if metric.to_model is np.log1p and (numbers < 0).any():
+        raise UserError(f"{where}: target {values.name!r} has negative values; {metric.name} needs values >= 0")
+    return metric.target_to_model(numbers), None
 
 
 def load_labelled_images(data_dir, cache_name, labels_file, label_column, classes, sample_file,

@@ -4,6 +4,7 @@ fold's folder and load it back into an estimator built from the same parameters.
 import numpy as np
 import torch
 from sklearn.base import clone
+from threadpoolctl import threadpool_limits
 
 from .datamodules import ArrayDataModule
 from .persist import load_checkpoint, load_object, save_checkpoint, save_object
@@ -51,26 +52,45 @@ class LightningEstimator:
 
 
 class SklearnEstimator:
-    """A scikit-learn regressor or classifier behind the same fit/predict as LightningEstimator
-    (the validation rows, callbacks and loggers are not used: these models have no epochs)."""
+    """A scikit-learn-style regressor or classifier (scikit-learn, LightGBM, XGBoost, CatBoost)
+    behind the same fit/predict as LightningEstimator; the validation rows, callbacks and loggers
+    are not used.
+
+    Classifiers (n_classes > 0) are fitted on the classes their fold has, renumbered 0..k-1
+    (XGBoost insists), and predict probabilities over all n_classes in the engine's order.
+    Fit and predict run under `threads` OpenMP/BLAS threads: many small parallel regions (as in
+    HistGradientBoosting) slow down severalfold when another process holds a core, and these
+    tables are too small to gain from more."""
 
     file = "model.skops"
 
-    def __init__(self, estimator):
+    def __init__(self, estimator, n_classes=0, threads=1, fit_params=None):
         self.estimator = estimator
+        self.n_classes = n_classes
+        self.threads = threads
+        self.fit_params = fit_params
 
     def fit(self, X, y, validation=None, callbacks=(), loggers=()):
-        self.estimator_ = clone(self.estimator).fit(X, y)
+        estimator = clone(self.estimator)
+        self.classes_ = np.unique(y).astype(int) if self.n_classes else None
+        target = np.searchsorted(self.classes_, y) if self.n_classes else y
+        with threadpool_limits(self.threads):
+            self.estimator_ = estimator.fit(X, target, **(self.fit_params or {}))
         return self
 
     def predict(self, X):
-        if hasattr(self.estimator_, "predict_proba"):
-            return self.estimator_.predict_proba(X)
-        return np.asarray(self.estimator_.predict(X), dtype=np.float64)
+        with threadpool_limits(self.threads):
+            if not self.n_classes:
+                return np.asarray(self.estimator_.predict(X), dtype=np.float64)
+            probabilities = np.asarray(self.estimator_.predict_proba(X), dtype=np.float64)
+        full = np.zeros((len(probabilities), self.n_classes))
+        full[:, self.classes_] = probabilities
+        return full
 
     def save(self, folder):
-        save_object(self.estimator_, folder / self.file)
+        save_object({"estimator": self.estimator_, "classes": self.classes_}, folder / self.file)
 
     def load(self, folder):
-        self.estimator_ = load_object(folder / self.file)
+        state = load_object(folder / self.file)
+        self.estimator_, self.classes_ = state["estimator"], state["classes"]
         return self

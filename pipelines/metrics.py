@@ -1,17 +1,106 @@
-"""Metric functions over (targets, predictions) in model space."""
+"""Metrics by name, computed with scikit-learn in model space.
+
+Model space is what models predict: class probabilities (n, K) for classification metrics,
+numbers for regression ones, on the metric's link scale (log1p prices for RMSLE, so RMSE there
+is Kaggle's RMSLE). Each metric knows its direction and a smooth loss that blend weights are
+fitted on: log loss for every classification metric (accuracy and AUC do not move an
+optimiser), RMSE in model space for regression.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
+from sklearn import metrics as sk
+
+from .errors import UserError
+
+EPS = 1e-15  # Kaggle's clipping for log loss
 
 
-def rmse(y_true, y_pred):
-    return float(np.sqrt(np.mean((np.asarray(y_true) - np.asarray(y_pred)) ** 2)))
+def _labels(probabilities):
+    return np.argmax(probabilities, axis=1)
+
+
+def log_loss(labels, probabilities):
+    """Kaggle's multi-class log loss: probabilities clipped to [eps, 1 - eps], rows renormalised."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), EPS, 1 - EPS)
+    p /= p.sum(axis=1, keepdims=True)
+    return float(sk.log_loss(np.asarray(labels), p, labels=np.arange(p.shape[1])))
 
 
 def accuracy(labels, probabilities):
-    return float(np.mean(np.argmax(probabilities, axis=1) == np.asarray(labels)))
+    return float(sk.accuracy_score(np.asarray(labels), _labels(probabilities)))
 
 
-def log_loss(labels, probabilities, eps=1e-15):
-    """Kaggle's multi-class log loss: rows renormalised, probabilities clipped to [eps, 1 - eps]."""
-    p = np.clip(np.asarray(probabilities, dtype=np.float64), eps, 1 - eps)
-    p /= p.sum(axis=1, keepdims=True)
-    return float(-np.mean(np.log(p[np.arange(len(p)), np.asarray(labels)])))
+def roc_auc(labels, probabilities):
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.shape[1] == 2:
+        return float(sk.roc_auc_score(np.asarray(labels), probabilities[:, 1]))
+    return float(sk.roc_auc_score(np.asarray(labels), probabilities, multi_class="ovr",
+                                  labels=np.arange(probabilities.shape[1])))
+
+
+def macro_f1(labels, probabilities):
+    return float(sk.f1_score(np.asarray(labels), _labels(probabilities), average="macro"))
+
+
+def quadratic_kappa(labels, probabilities):
+    return float(sk.cohen_kappa_score(np.asarray(labels), _labels(probabilities), weights="quadratic"))
+
+
+def rmse(y_true, y_pred):
+    return float(sk.root_mean_squared_error(np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)))
+
+
+def mae(y_true, y_pred):
+    return float(sk.mean_absolute_error(np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)))
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A score over (targets, predictions) in model space.
+    task: "classification" (targets are class indices, predictions probabilities) or "regression".
+    to_model / from_model: the regression link between target values and model space."""
+
+    name: str
+    score: Callable[[np.ndarray, np.ndarray], float]
+    greater_is_better: bool
+    task: str = "regression"
+    to_model: Callable | None = None
+    from_model: Callable | None = None
+
+    @property
+    def direction(self):
+        return "maximize" if self.greater_is_better else "minimize"
+
+    @property
+    def classification(self):
+        return self.task == "classification"
+
+    def blend_loss(self, y, predictions):
+        """The smooth loss blend weights minimise (lower is better)."""
+        return log_loss(y, predictions) if self.classification else rmse(y, predictions)
+
+    def target_to_model(self, values):
+        return self.to_model(values) if self.to_model else values
+
+    def model_to_target(self, values):
+        return self.from_model(values) if self.from_model else values
+
+
+METRICS = {
+    "accuracy": Metric("accuracy", accuracy, True, "classification"),
+    "log_loss": Metric("log_loss", log_loss, False, "classification"),
+    "roc_auc": Metric("roc_auc", roc_auc, True, "classification"),
+    "macro_f1": Metric("macro_f1", macro_f1, True, "classification"),
+    "qwk": Metric("qwk", quadratic_kappa, True, "classification"),
+    "rmse": Metric("rmse", rmse, False),
+    "rmsle": Metric("rmsle", rmse, False, to_model=np.log1p, from_model=np.expm1),
+    "mae": Metric("mae", mae, False),
+}
+
+
+def metric(name):
+    if name not in METRICS:
+        raise UserError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}")
+    return METRICS[name]

@@ -25,9 +25,12 @@ def fold_keys(config):
 def member_test_predictions(folder, competition, dataset):
     """{member: test predictions} averaged over the run's fold models (or its refit models).
     Members that shared a fold's fitted features share one load and one transform of the test set."""
-    params = folder.config["params"]
-    members = competition.selected_members(params)
-    keys = fold_keys(folder.config)
+    config = folder.config
+    params = config["params"]
+    members = competition.members or competition.selected_members(params)
+    n_classes = len(config.get("classes") or ()) if competition.metric.classification else 0
+    keys = fold_keys(config)
+    seeds = {key: config["seed"] + (config["folds"] if key == "full" else key) for key in keys}
     records = {(name, key): folder.finished_fold(name, key) for name in folder.config["members"] for key in keys}
     unfinished = [pair for pair, record in records.items() if record is None]
     if unfinished:
@@ -40,7 +43,8 @@ def member_test_predictions(folder, competition, dataset):
             shared = records[name, key]["features"]["path"]
             if shared not in inputs:
                 inputs[shared] = folder.load_features(records[name, key]).transform(dataset.X_test)
-            prediction = folder.load_model(name, key, members[name].model(params)).predict(inputs[shared])
+            view = competition.member_params(name, params, seeds[key], n_classes)
+            prediction = folder.load_model(name, key, members[name].model(view)).predict(inputs[shared])
             test = np.zeros_like(prediction, dtype=np.float64) if test is None else test
             test += prediction / len(keys)
         predictions[name] = test
@@ -82,7 +86,7 @@ def predict(run_dir, data_dir=None, submission_path=None, log=print):
     frame = competition.submission(dataset.test_ids, test, folder.config.get("classes"))
     path = Path(submission_path) if submission_path else default_path(competition.name)
     return write_submission(align_to_sample(frame, dataset.sample), dataset.sample, path,
-                            competition.check_submission)
+                            competition.check_submission, folder.config.get("classes"))
 
 
 def build_parser():

@@ -32,14 +32,16 @@ class EpochPruning(pl.Callback):
 
 
 class FoldPruning:
-    """on_fold hook: reports the running mean of fold scores and prunes between folds."""
+    """on_fold hook: reports the running mean of fold scores and prunes between folds (never after
+    the last: a trial that finished every fold is complete, whatever the median says)."""
 
-    def __init__(self, trial):
+    def __init__(self, trial, folds):
         self.trial = trial
+        self.folds = folds
         self.scores = []
 
     def __call__(self, fold):
         self.scores.append(fold.score)
         self.trial.report(sum(self.scores) / len(self.scores), step=FOLD_STEP + fold.index)
-        if self.trial.should_prune():
+        if fold.index < self.folds - 1 and self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned after fold {fold.index}")

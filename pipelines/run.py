@@ -12,7 +12,7 @@ from submissions.submit import require_message, submit
 from submissions.write import align_to_sample, default_path, write_submission
 
 from .blend import blend
-from .crossval import cross_validate_members, excluded_rows, fold_of_rows, split
+from .crossval import competition_splits, cross_validate_members, excluded_rows, fold_of_rows
 from .data import schema
 from .download import locate_or_download
 from .errors import UserError, cli_main
@@ -92,9 +92,18 @@ def choose_preset(competition, name):
     return name, preset, preset.pop("folds", 5)
 
 
-def resolve_params(competition, preset, params_file, assignments):
-    """Defaults, then the preset, then a params file, then --set."""
-    return resolve({**competition.defaults, **preset}, assignments, read_params_file(params_file))
+def resolve_params(competition, preset, params_file=None, assignments=()):
+    """Defaults, then the preset, then a params file, then --set (each value checked against its range)."""
+    return resolve(competition.declared(), assignments, read_params_file(params_file), preset=preset)
+
+
+def resolve_settings(competition, preset_name, params_file, assignments, folds):
+    """(preset name, params, folds, the defaults with the preset applied), as run and tune both resolve them."""
+    preset, preset_params, preset_folds = choose_preset(competition, preset_name)
+    params = resolve_params(competition, preset_params, params_file, assignments)
+    folds = preset_folds if folds is None else folds
+    check_folds(folds)
+    return preset, params, folds, resolve_params(competition, preset_params)
 
 
 def check_can_submit(message):
@@ -155,7 +164,7 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
     start = time.perf_counter()
     params, folds, seed = settings["params"], settings["folds"], settings["seed"]
     dataset = competition.load(data_dir, params)
-    splits = split(competition.splitter(folds, seed), dataset, folds)  # too many folds fails here, before any output
+    splits = competition_splits(competition, dataset, folds, seed)  # too many folds fails here, before any output
     config = run_config(competition, dataset, data_dir, settings)
     folder = open_run_folder(competition, config, resume)
     submission_path = Path(submission_path or folder.config["submission"])
@@ -167,7 +176,7 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
         result, results, weights = cross_validate_and_blend(competition, dataset, folder, settings, splits, excluded)
         frame = competition.submission(dataset.test_ids, result.test, dataset.info.get("classes"))
         path = write_submission(align_to_sample(frame, dataset.sample), dataset.sample, submission_path,
-                                competition.check_submission)
+                                competition.check_submission, dataset.info.get("classes"))
         save_outputs(folder, competition, dataset, result, results, weights, fold_of_rows(splits, len(dataset.y)),
                      excluded, time.perf_counter() - start)
         folder.complete(submission=str(path), submission_sha256=sha256(path))
@@ -216,10 +225,7 @@ def cross_validate_and_blend(competition, dataset, folder, settings, splits, exc
 def main(argv=None):
     args = build_parser().parse_args(argv)
     competition = competitions.get(args.competition)
-    preset, preset_params, preset_folds = choose_preset(competition, args.preset)
-    params = resolve_params(competition, preset_params, args.params, args.set)
-    folds = preset_folds if args.folds is None else args.folds
-    check_folds(folds)
+    preset, params, folds, baseline = resolve_settings(competition, args.preset, args.params, args.set, args.folds)
     check_logger(args.logger)
     if args.submit:
         check_can_submit(args.message)
@@ -227,7 +233,7 @@ def main(argv=None):
     submission_path = Path(args.submission) if args.submission else None
     if submission_path:
         check_output_path(submission_path)
-    settings = {"preset": preset, "baseline": {**competition.defaults, **preset_params}, "params": params,
+    settings = {"preset": preset, "baseline": baseline, "params": params,
                 "folds": folds, "seed": args.seed, "refit": args.refit, "logger": args.logger,
                 "submission": str(submission_path or default_path(competition.name))}
     _, path = run(competition, data_dir, settings, submission_path, resume=args.resume)

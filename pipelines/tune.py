@@ -19,7 +19,7 @@ from .errors import UserError, cli_main
 from .files import write_json
 from .params import resolve
 from .pruning import EpochPruning, FoldPruning
-from .run import check_folds, competition_parser
+from .run import competition_parser, read_params_file, resolve_settings
 from .runfolder import new_run_dir
 from .studies import (
     DEFAULT_STORAGE,
@@ -36,21 +36,28 @@ def build_parser():
     parser.add_argument("--trials", type=int, required=True, help="trials this worker runs")
     parser.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
     parser.add_argument("--storage", default=DEFAULT_STORAGE, help=f"study database URL (default {DEFAULT_STORAGE})")
-    parser.add_argument("--study-name", help="default: the competition's name")
-    parser.add_argument("--folds", type=int, default=5, help="K of the CV each trial runs (default 5)")
+    parser.add_argument("--study-name", help="default: the competition's name, and the member's for a member")
+    parser.add_argument("--folds", type=int, help="K of the CV each trial runs (default 5, or the preset's)")
+    parser.add_argument("--preset", help="a competition's preset, as for pipelines.run (default: gpu when a GPU "
+                        "is present, else cpu)")
+    parser.add_argument("--params", help="JSON file of parameters the trials start from, as for pipelines.run")
     parser.add_argument("--no-pruning", action="store_true", help="run every trial to the end")
     return parser
 
 
-def make_objective(competition, member, dataset, assignments, folds, seed, pruning):
+def make_objective(competition, name, dataset, base, assignments, folds, seed, pruning):
+    """Each trial: the member's searched parameters over `base` (defaults, preset, params file), then
+    --set, resolved and checked as pipelines.run resolves them; its value is the K-fold CV score."""
+    suggest = competition.search_space(name)
+
     def objective(trial):
         trial.set_user_attr("worker", WORKER)
-        params = resolve(competition.defaults, assignments, overrides=member.search_space(trial))
+        params = resolve(competition.declared(), assignments, overrides={**base, **suggest(trial)})
         try:
             result = cross_validate(
-                competition, dataset, params, folds=folds, seed=seed, member=member,
+                competition, dataset, params, folds=folds, seed=seed, member=name,
                 fold_callbacks=lambda index: [EpochPruning(trial, competition.monitor)] if pruning and index == 0 else [],
-                on_fold=FoldPruning(trial) if pruning else None,
+                on_fold=FoldPruning(trial, folds) if pruning else None,
             )
             return result.mean
         finally:
@@ -106,13 +113,33 @@ def summarize(study, competition, run_dir):
 def choose_member(competition, params):
     """Tuning targets one member: the first of those selected by `models`."""
     members = competition.selected_members(params)
-    name, member = next(iter(members.items()))
-    if member.search_space is None:
-        raise UserError(f"{competition.name} declares no search space to tune"
+    name = next(iter(members))
+    if not competition.searchable(name if competition.members else None):
+        raise UserError(f"{competition.name} declares no search range to tune"
                         + ("" if name == "model" else f" for member {name}"))
     if len(members) > 1:
         print(f"tuning member {name} (the first of {', '.join(members)}); choose one with --set models=NAME")
-    return name, member
+    return name
+
+
+def open_study(args, competition, name, storage):
+    """The study of this competition (and member); one made for another member is refused."""
+    member = name if competition.members else None
+    study_name = args.study_name or competition.name + (f"-{member}" if member else "")
+    study = optuna.create_study(
+        storage=storage, study_name=study_name, load_if_exists=True, direction=competition.metric.direction,
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10),
+    )
+    if study.direction.name.lower() != competition.metric.direction:
+        raise UserError(f"study {study_name!r} in {redact(args.storage)} was made to {study.direction.name.lower()}; "
+                        f"{competition.metric.name} needs {competition.metric.direction}: choose another --study-name")
+    recorded = study.user_attrs.get("member", "")
+    if recorded != (member or "") and (recorded or study.trials):
+        what = f"member {recorded}" if recorded else "another model"
+        raise UserError(f"study {study_name!r} tunes {what} of {competition.name}, not {member or 'its model'}: "
+                        "choose another --study-name (or drop it: each member gets its own study)")
+    study.set_user_attr("member", member or "")
+    return study
 
 
 @cli_main
@@ -123,34 +150,31 @@ def main(argv=None):
         raise UserError(f"--trials {args.trials}: give a positive number of trials")
     if args.timeout is not None and args.timeout <= 0:
         raise UserError(f"--timeout {args.timeout}: give a positive number of seconds")
-    check_folds(args.folds)
-    pinned = resolve(competition.defaults, args.set)  # fails on a bad --set before any work
-    name, member = choose_member(competition, pinned)
+    # the same resolution as pipelines.run (preset, params file, --set); fails before any work
+    preset, pinned, folds, _ = resolve_settings(competition, args.preset, args.params, args.set, args.folds)
+    base = {**(competition.presets.get(preset) or {}), **read_params_file(args.params)}
+    base.pop("folds", None)
+    name = choose_member(competition, pinned)
     data_dir = locate_or_download(args.data_dir, competition)
     storage = open_storage(args.storage)
-    study_name = args.study_name or competition.name
-    study = optuna.create_study(
-        storage=storage, study_name=study_name, load_if_exists=True, direction=competition.metric.direction,
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10),
-    )
-    if study.direction.name.lower() != competition.metric.direction:
-        raise UserError(f"study {study_name!r} in {redact(args.storage)} was made to {study.direction.name.lower()}; "
-                        f"{competition.metric.name} needs {competition.metric.direction}: choose another --study-name")
+    study = open_study(args, competition, name, storage)
     failed = fail_dead_local_trials(study)
     if failed:
         print(f"marked FAIL the trials of a worker that died: {', '.join(map(str, failed))}")
     study.sampler = optuna.samplers.TPESampler(seed=args.seed + len(study.trials))  # resumed runs explore anew
     dataset = competition.load(data_dir, pinned)
-    print(f"tuning {competition.name}{'' if name == 'model' else f' member {name}'}: study {study_name!r} in {redact(args.storage)}, "
-          f"{len(study.trials)} earlier trials, {args.trials} more, {args.folds} folds", flush=True)
+    print(f"tuning {competition.name}{'' if name == 'model' else f' member {name}'}"
+          f"{f' (preset {preset})' if preset else ''}: study {study.study_name!r} in {redact(args.storage)}, "
+          f"{len(study.trials)} earlier trials, {args.trials} more, {folds} folds", flush=True)
     start = time.perf_counter()
     study.optimize(
-        make_objective(competition, member, dataset, args.set, args.folds, args.seed, pruning=not args.no_pruning),
+        make_objective(competition, name, dataset, base, args.set, folds, args.seed, pruning=not args.no_pruning),
         n_trials=args.trials, timeout=args.timeout, gc_after_trial=True,
     )
     elapsed = time.perf_counter() - start
     run_dir = new_run_dir(f"{competition.name}/tune")
-    write_json(run_dir / "config.json", {**vars(args), "storage": redact(args.storage), "study_name": study_name,
+    write_json(run_dir / "config.json", {**vars(args), "storage": redact(args.storage), "study_name": study.study_name,
+                                         "member": name, "preset": preset, "folds": folds,
                                          "seconds": round(elapsed, 1), "data_dir": str(data_dir)})
     summarize(study, competition, run_dir)
     print(f"{args.trials} trials in {elapsed:.0f}s")

@@ -18,14 +18,16 @@ from .validate import validate
 
 
 def validate_file(competition, path, data_dir):
-    """The same checks `pipelines.run` applies before it writes a submission."""
+    """The same checks `pipelines.run` applies before it writes a submission (label values against
+    the classes of the training data, for competitions whose classes come from it)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file; give the path of a submission CSV")
     sample = read_csv(Path(data_dir) / competition.sample_submission)
     frame = read_csv(path)
     frame.columns = frame.columns.astype(str)
-    return validate(frame, sample, competition.check_submission, source=str(path))
+    classes = competition.classes(Path(data_dir)) if competition.classes else None
+    return validate(frame, sample, competition.check_submission, source=str(path), classes=classes)
 
 
 def require_message(message):

@@ -5,9 +5,9 @@ import pandas as pd
 from pipelines.errors import UserError
 
 
-def validate(frame, sample, check_values=None, source="submission"):
+def validate(frame, sample, check_values=None, source="submission", classes=None):
     """Same columns in the same order as `sample`, the same ids in the same order,
-    no missing values, then the competition's own value check."""
+    no missing values, then the competition's own value check (given the class values, if any)."""
     if list(frame.columns) != list(sample.columns):
         raise UserError(
             f"{source} has columns {', '.join(map(str, frame.columns[:5]))}...; "
@@ -24,27 +24,57 @@ def validate(frame, sample, check_values=None, source="submission"):
     if missing.any():
         raise UserError(f"{source} row {int(np.flatnonzero(missing)[0]) + 2} has a missing value")
     if check_values:
-        check_values(frame, source)
+        check_values(frame, source, classes)
     return frame
 
 
-def check_finite_positive(frame, source):
-    values = frame.iloc[:, 1:].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values).all(axis=1) | (values <= 0).any(axis=1)
+def _numbers(frame):
+    return frame.iloc[:, 1:].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+
+
+def check_finite(frame, source, classes=None, minimum=None, above=None):
+    """Every value a finite number (at least `minimum`, or more than `above`)."""
+    values = _numbers(frame)
+    bad = ~np.isfinite(values).all(axis=1)
+    if minimum is not None:
+        bad |= (values < minimum).any(axis=1)
+    if above is not None:
+        bad |= (values <= above).any(axis=1)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise UserError(f"{source} row {row + 2} has a value that is not a finite positive number: {values[row]}")
+        bound = f" >= {minimum}" if minimum is not None else f" > {above}" if above is not None else ""
+        raise UserError(f"{source} row {row + 2} has a value that is not a finite number{bound}: {values[row]}")
+
+
+def check_finite_positive(frame, source, classes=None):
+    check_finite(frame, source, above=0)
+
+
+def check_labels(frame, source, classes):
+    """Every predicted label is one of `classes` (compared as text, as a CSV holds them)."""
+    if classes is None:
+        return
+    allowed = {str(c) for c in classes}
+    labels = frame.iloc[:, 1]
+    bad = ~labels.astype(str).isin(allowed).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        shown = ", ".join(map(str, list(classes)[:12])) + (", ..." if len(classes) > 12 else "")
+        raise UserError(f"{source} row {row + 2} has label {labels.iloc[row]!r}, not one of {shown}")
 
 
 def check_labels_in(classes):
-    """A value check: every predicted label is one of `classes`."""
-    allowed = set(classes)
+    """A value check against a fixed class list."""
+    return lambda frame, source, _=None: check_labels(frame, source, classes)
 
-    def check(frame, source):
-        labels = frame.iloc[:, 1]
-        bad = ~labels.isin(allowed).to_numpy()
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise UserError(f"{source} row {row + 2} has label {labels.iloc[row]!r}, not one of {', '.join(classes)}")
 
-    return check
+def check_probabilities(frame, source, classes=None, sums_to_one=True):
+    """Probabilities: finite, in [0, 1], and (one column per class) summing to 1 in each row."""
+    values = _numbers(frame)
+    bad = ~np.isfinite(values).all(axis=1) | (values < 0).any(axis=1) | (values > 1).any(axis=1)
+    if sums_to_one:
+        bad |= np.abs(values.sum(axis=1) - 1) > 1e-6
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        rule = "finite, in [0, 1] and sum to 1" if sums_to_one else "finite and in [0, 1]"
+        raise UserError(f"{source} row {row + 2}: probabilities must be {rule}")

@@ -15,14 +15,15 @@ def default_path(name, now=None):
 
 
 def align_to_sample(frame, sample):
-    """Rows in the sample submission's id order."""
+    """Rows in the sample submission's id order, and columns in its order when they are the same set."""
     id_column = sample.columns[0]
-    return frame.set_index(id_column).loc[sample[id_column].to_numpy()].reset_index()
+    frame = frame.set_index(id_column).loc[sample[id_column].to_numpy()].reset_index()
+    return frame[list(sample.columns)] if set(frame.columns) == set(sample.columns) else frame
 
 
-def write_submission(frame, sample, path, check_values=None):
+def write_submission(frame, sample, path, check_values=None, classes=None):
     """Validate, then write to a temporary file renamed into place: no half-written CSV."""
-    validate(frame, sample, check_values)
+    validate(frame, sample, check_values, classes=classes)
     path = Path(path)
     with atomic_path(path) as temporary:
         frame.to_csv(temporary, index=False)

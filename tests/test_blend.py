@@ -4,13 +4,12 @@ import pytest
 
 import competitions
 from pipelines.blend import blend, fit_weights
-from pipelines.competition import Metric
 from pipelines.crossval import CVResult, cross_validate, excluded_rows
 from pipelines.errors import UserError
-from pipelines.metrics import rmse
+from pipelines.metrics import METRICS, rmse
 from pipelines.run import main
 
-RMSE = Metric("rmse", rmse, greater_is_better=False)
+RMSE = METRICS["rmse"]
 HOUSE = competitions.get("house_prices")
 
 
@@ -73,7 +72,7 @@ def test_members_share_folds_and_outliers_stay_out_of_training_only(house_dir):
 def test_unknown_member(house_dir, in_tmp, capsys):
     with pytest.raises(SystemExit):
         main(["house_prices", "--data-dir", str(house_dir), "--set", "models=lasso,xgb"])
-    assert "--set models=lasso,xgb: choose from mlp, lasso, enet, krr, hgb, svr, gbr" in capsys.readouterr().err
+    assert "--set models=lasso,xgb: choose from mlp, lasso, enet, krr, svr, hgb, gbr" in capsys.readouterr().err
     with pytest.raises(UserError):
         HOUSE.selected_members({"models": ()})
 
@@ -82,7 +81,7 @@ def test_blended_run_reports_members_and_saves_them(house_dir, in_tmp, capsys):
     import json
 
     main(["house_prices", "--data-dir", str(house_dir), "--folds", "3", "--set", "models=lasso,hgb,krr",
-          "--set", "hgb_max_iter=50", "--submission", "s.csv"])
+          "--set", "hgb.max_iter=50", "--submission", "s.csv"])
     out = capsys.readouterr().out
     for name in ("lasso", "hgb", "krr"):
         assert f"{name}: CV rmsle " in out

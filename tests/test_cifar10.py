@@ -45,7 +45,7 @@ def test_holdout_and_presets(tmp_path, in_tmp, capsys):
     assert "--preset tpu: cifar10 has presets cpu, gpu" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["cifar10", "--data-dir", str(folder), "--set", "model=vgg", "--submission", "bad.csv"])
-    assert "--set model=vgg: choose one of airbench, resnet18" in capsys.readouterr().err
+    assert "--set model=vgg: choose from airbench, resnet18" in capsys.readouterr().err
     assert not (in_tmp / "bad.csv").exists()
 
 

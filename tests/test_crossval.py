@@ -10,7 +10,7 @@ from pipelines.crossval import cross_validate
 from pipelines.errors import UserError
 
 HOUSE = competitions.get("house_prices")
-FAST = {**HOUSE.defaults, "max_epochs": 3}
+FAST = {**HOUSE.defaults, "mlp.max_epochs": 3}
 
 
 class RecordingFeatures(TransformerMixin, BaseEstimator):
@@ -82,7 +82,7 @@ def test_too_many_folds(house_dir):
 
 def test_lightning_mlp_same_seed_same_score(house_dir):
     data = HOUSE.load(house_dir)
-    params = {**HOUSE.defaults, "max_epochs": 15}
+    params = {**HOUSE.defaults, "mlp.max_epochs": 15}
     first = cross_validate(HOUSE, data, params, folds=2, seed=3)
     second = cross_validate(HOUSE, data, params, folds=2, seed=3)
     other = cross_validate(HOUSE, data, params, folds=2, seed=4)
@@ -98,7 +98,7 @@ def test_logged_learning_curves_show_training(house_dir, tmp_path):
 
     data = HOUSE.load(house_dir)
     folder = RunFolder(tmp_path / "run")
-    results = cross_validate_members(HOUSE, data, {**HOUSE.defaults, "max_epochs": 15}, folds=2, seed=3,
+    results = cross_validate_members(HOUSE, data, {**HOUSE.defaults, "mlp.max_epochs": 15}, folds=2, seed=3,
                                      members={"mlp": HOUSE.members["mlp"]}, folder=folder)
     history = results["mlp"].folds[0].history
     assert len(history) == 15 and {"train_loss", "valid_loss", "epoch_seconds"} <= set(history[0])

@@ -40,12 +40,13 @@ def rewrite(path, change):
 @pytest.mark.parametrize("file, change, message", [
     ("train.csv", lambda f: f.drop(columns="SalePrice"), "has no column 'SalePrice'"),
     ("train.csv", lambda f: f.assign(Id=1), "repeats the id 1"),
-    ("train.csv", lambda f: f.assign(SalePrice="cheap"), "missing or not a number in row 2"),
+    ("train.csv", lambda f: f.assign(SalePrice="cheap"), "target 'SalePrice' is not a number in row 2"),
+    ("train.csv", lambda f: f.assign(SalePrice=None), "target 'SalePrice' is missing in row 2"),
     ("test.csv", lambda f: f.drop(columns="GrLivArea"), "lacks column 'GrLivArea'"),
     ("test.csv", lambda f: f.assign(Extra=1), "has column 'Extra'"),
     ("test.csv", lambda f: f.assign(SalePrice=1.0), "has the target column"),
     ("sample_submission.csv", lambda f: f.assign(Id=f.Id + 1000), "different ids"),
-    ("train.csv", lambda f: f.assign(SalePrice=0), "must be positive"),
+    ("train.csv", lambda f: f.assign(SalePrice=-5), "has negative values; rmsle needs values >= 0"),
 ])
 def test_bad_files(house_dir, file, change, message):
     rewrite(house_dir / file, change)

@@ -174,4 +174,4 @@ def test_unknown_mode(dog_dir, in_tmp, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["dog_breeds", "--data-dir", str(dog_dir), "--set", "mode=partial"])
     assert exit_info.value.code == 2
-    assert "--set mode=partial: choose one of frozen, finetune" in capsys.readouterr().err
+    assert "--set mode=partial: choose from frozen, finetune" in capsys.readouterr().err

@@ -203,7 +203,7 @@ def test_submit_dry_run_and_invalid_files_send_nothing(kaggle, house_files, tmp_
     frame.loc[3, "SalePrice"] = -1
     frame.to_csv(path, index=False)
     err = fails(submit_cli.main, ["house_prices", str(path), "-m", "x", "--data-dir", str(house_files)], capsys)
-    assert "row 5 has a value that is not a finite positive number" in err
+    assert "row 5 has a value that is not a finite number > 0" in err
     err = fails(submit_cli.main, ["house_prices", str(path), "--data-dir", str(house_files)], capsys)
     assert "a submission needs a message" in err
     assert kaggle.requests == []

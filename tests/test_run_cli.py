@@ -8,7 +8,7 @@ import pytest
 from pipelines.run import main
 from tests.conftest import subprocess_env
 
-FAST = ["--set", "max_epochs=3", "--folds", "2"]
+FAST = ["--set", "mlp.max_epochs=3", "--folds", "2"]
 
 
 def test_run_writes_validated_submission_and_run_folder(house_dir, in_tmp, capsys):
@@ -25,7 +25,7 @@ def test_run_writes_validated_submission_and_run_folder(house_dir, in_tmp, capsy
 
     [run_dir] = (in_tmp / "runs" / "house_prices").iterdir()
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["params"]["max_epochs"] == 3 and config["folds"] == 2
+    assert config["params"]["mlp.max_epochs"] == 3 and config["folds"] == 2
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert len(metrics["folds"]) == 2 and metrics["metric"] == "rmsle"
     oof = pd.read_csv(run_dir / "oof.csv")
@@ -43,17 +43,17 @@ def test_default_submission_path(house_dir, in_tmp, capsys):
 
 def test_params_file(house_dir, in_tmp, capsys):
     params = in_tmp / "best.json"
-    params.write_text(json.dumps({"hidden": 16, "max_epochs": 2}))
+    params.write_text(json.dumps({"mlp.hidden": 16, "mlp.max_epochs": 2}))
     main(["house_prices", "--data-dir", str(house_dir), "--params", str(params), "--folds", "2",
           "--submission", "s.csv"])
     [run_dir] = (in_tmp / "runs" / "house_prices").iterdir()
-    assert json.loads((run_dir / "config.json").read_text())["params"]["hidden"] == 16
+    assert json.loads((run_dir / "config.json").read_text())["params"]["mlp.hidden"] == 16
 
 
 @pytest.mark.parametrize("args, message", [
     (["nope"], "unknown competition 'nope'"),
     (["house_prices", "--set", "depth=3"], "unknown parameter 'depth'"),
-    (["house_prices", "--set", "max_epochs=many"], "expected a value of type int"),
+    (["house_prices", "--set", "mlp.max_epochs=many"], "expected a value of type int"),
     (["house_prices", "--folds", "0"], "--folds 0"),
     (["house_prices", "--params", "missing.json"], "--params missing.json: no such file"),
 ])

@@ -18,7 +18,7 @@ from pipelines.run import main as run_main
 from tests.conftest import subprocess_env
 from tests.synthetic import make_cifar, make_dog_breeds
 
-HOUSE = ["--set", "models=mlp,lasso", "--set", "max_epochs=4", "--folds", "3"]
+HOUSE = ["--set", "models=mlp,lasso", "--set", "mlp.max_epochs=4", "--folds", "3"]
 
 
 def run_dirs(root, name="house_prices"):
@@ -40,7 +40,7 @@ def test_run_folder_records_the_run(house_dir, in_tmp, capsys):
     [folder] = run_dirs(in_tmp)
     config = json.loads((folder / "config.json").read_text())
     assert config["members"] == ["mlp", "lasso"] and config["folds"] == 3 and config["seed"] == 0
-    assert config["params"]["max_epochs"] == 4 and config["baseline"]["max_epochs"] == 40
+    assert config["params"]["mlp.max_epochs"] == 4 and config["baseline"]["mlp.max_epochs"] == 40
     assert set(config["versions"]) >= {"python", "torch", "pytorch-lightning", "scikit-learn", "optuna"}
     assert set(config["code"]) == {"commit", "dirty"}
     assert config["inputs"]["train.csv"] == {"size": (house_dir / "train.csv").stat().st_size,
@@ -188,7 +188,7 @@ def wait_for(path, seconds=120):
 
 def test_resume_after_sigkill_finishes_like_an_uninterrupted_run(house_dir, in_tmp, capsys):
     args = ["house_prices", "--data-dir", str(house_dir), "--folds", "4", "--set", "models=mlp,lasso",
-            "--set", "max_epochs=150", "--set", "batch_size=64"]
+            "--set", "mlp.max_epochs=150", "--set", "mlp.batch_size=64"]
     run_main([*args, "--submission", "uninterrupted.csv"])
     [reference] = run_dirs(in_tmp)
     capsys.readouterr()
@@ -236,7 +236,8 @@ def test_resume_refuses_other_settings_and_finished_runs(house_dir, in_tmp, caps
     fails(run_main, [*args, "--seed", "1", "--resume", str(folder)], capsys,
           "seed: the run has 0, this command 1")
     fails(run_main, [*args, "--folds", "2", "--resume", str(folder)], capsys, "folds: the run has 3")
-    fails(run_main, [*args, "--set", "lr=0.5", "--resume", str(folder)], capsys, "parameter lr: the run has 0.01")
+    fails(run_main, [*args, "--set", "mlp.lr=0.5", "--resume", str(folder)], capsys,
+          "parameter mlp.lr: the run has 0.01")
     frame = pd.read_csv(house_dir / "train.csv")
     frame.loc[0, "LotArea"] = 1.0
     frame.to_csv(house_dir / "train.csv", index=False)
@@ -289,7 +290,7 @@ def test_table_of_runs_best_first_with_changed_params_and_public_score(house_dir
     run_main(["house_prices", "--data-dir", str(house_dir), "--submission", "a.csv", "--folds", "2",
               "--set", "models=lasso"])
     run_main(["house_prices", "--data-dir", str(house_dir), "--submission", "b.csv", "--folds", "2",
-              "--set", "models=lasso", "--set", "lasso_alpha=0.05"])
+              "--set", "models=lasso", "--set", "lasso.alpha=0.05"])
     a, b = run_dirs(in_tmp)
     (in_tmp / "runs/house_prices/kaggle-submissions.json").write_text(json.dumps(
         [{"ref": 7, "file": "b.csv", "sha256": sha256(in_tmp / "b.csv"), "public": "0.13210"}]))
@@ -298,7 +299,7 @@ def test_table_of_runs_best_first_with_changed_params_and_public_score(house_dir
     table = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
     assert table.run_dir.tolist() == [str(a.relative_to(in_tmp)), str(b.relative_to(in_tmp))]  # lower RMSLE first
     assert table.cv.is_monotonic_increasing and table.status.tolist() == ["complete"] * 2
-    assert table.changed.tolist() == ["models=lasso", "models=lasso lasso_alpha=0.05"]
+    assert table.changed.tolist() == ["models=lasso", "models=lasso lasso.alpha=0.05"]
     assert table.public_score.isna().tolist() == [True, False] and table.public_score[1] == pytest.approx(0.1321)
     assert table.members.tolist() == ["lasso", "lasso"] and table.folds.tolist() == [2, 2]
     runs_cli.main([])
@@ -310,7 +311,7 @@ def test_table_of_runs_best_first_with_changed_params_and_public_score(house_dir
 def test_blend_runs_into_a_run_folder_that_predict_reproduces(house_dir, in_tmp, capsys):
     common = ["house_prices", "--data-dir", str(house_dir), "--folds", "3"]
     run_main([*common, "--set", "models=lasso", "--submission", "a.csv"])
-    run_main([*common, "--set", "models=hgb", "--set", "hgb_max_iter=60", "--submission", "b.csv"])
+    run_main([*common, "--set", "models=hgb", "--set", "hgb.max_iter=60", "--submission", "b.csv"])
     a, b = run_dirs(in_tmp)
     capsys.readouterr()
     blend_cli.main([str(a), str(b), "--submission", "blend.csv"])
@@ -335,7 +336,7 @@ def test_blend_runs_into_a_run_folder_that_predict_reproduces(house_dir, in_tmp,
 def test_tensorboard_logger(house_dir, in_tmp, capsys):
     pytest.importorskip("tensorboard")
     run_main(["house_prices", "--data-dir", str(house_dir), "--submission", "s.csv", "--folds", "2",
-              "--set", "models=mlp", "--set", "max_epochs=2", "--logger", "tensorboard"])
+              "--set", "models=mlp", "--set", "mlp.max_epochs=2", "--logger", "tensorboard"])
     [folder] = run_dirs(in_tmp)
     assert list((folder / "members/mlp/fold-0/logs/tensorboard").glob("events.out.tfevents.*"))
     assert (folder / "members/mlp/fold-0/logs/csv/metrics.csv").is_file()

@@ -21,8 +21,8 @@ def test_valid_submission_passes():
     (frame(columns=("Id", "Price")), "columns"),
     (frame(ids=(1, 2, 3)), "row 2 has id 1"),
     (frame(prices=(10.0, np.nan, 3.0)), "missing value"),
-    (frame(prices=(10.0, -1.0, 3.0)), "finite positive"),
-    (frame(prices=(10.0, np.inf, 3.0)), "finite positive"),
+    (frame(prices=(10.0, -1.0, 3.0)), "not a finite number > 0"),
+    (frame(prices=(10.0, np.inf, 3.0)), "not a finite number > 0"),
     (frame().iloc[:2], "has 2 rows"),
 ])
 def test_invalid_submissions_are_refused(bad, message):

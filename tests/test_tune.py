@@ -17,7 +17,7 @@ from pipelines.tune import main as tune_main
 from tests.conftest import subprocess_env
 
 HOUSE = competitions.get("house_prices")
-QUICK = ["--folds", "2", "--set", "max_epochs=3"]
+QUICK = ["--folds", "2", "--set", "mlp.max_epochs=3"]
 
 
 def tune(house_dir, db, *extra):
@@ -31,28 +31,28 @@ def test_tune_writes_best_params_plots_and_resumes(house_dir, in_tmp, capsys):
     assert "best rmsle: " in out
     [run_dir] = (in_tmp / "runs" / "house_prices" / "tune").iterdir()
     best = json.loads((run_dir / "best_params.json").read_text())
-    assert set(best) == {"hidden", "dropout", "lr", "weight_decay", "batch_size", "skew_threshold"}
+    assert set(best) == {"mlp.hidden", "mlp.dropout", "mlp.lr", "mlp.weight_decay", "mlp.batch_size", "mlp.max_epochs"}
     for plot in ("optimization_history.png", "param_importances.png"):
         assert (run_dir / plot).read_bytes()[:4] == b"\x89PNG"
 
-    study = optuna.load_study(study_name="house_prices", storage=f"sqlite:///{db}")
+    study = optuna.load_study(study_name="house_prices-mlp", storage=f"sqlite:///{db}")
     assert len(study.trials) == 3 and study.direction == optuna.study.StudyDirection.MINIMIZE
     tune(house_dir, db, "--trials", "2")  # the same command continues the same study
-    assert len(optuna.load_study(study_name="house_prices", storage=f"sqlite:///{db}").trials) == 5
+    assert len(optuna.load_study(study_name="house_prices-mlp", storage=f"sqlite:///{db}").trials) == 5
 
     # the best params feed straight back into a run
     run_main(["house_prices", "--data-dir", str(house_dir), "--params", str(run_dir / "best_params.json"),
-              "--folds", "2", "--set", "max_epochs=3", "--submission", "s.csv"])
+              "--folds", "2", "--set", "mlp.max_epochs=3", "--submission", "s.csv"])
     [run_config] = (in_tmp / "runs" / "house_prices").glob("2*/config.json")
-    assert json.loads(run_config.read_text())["params"]["hidden"] == best["hidden"]
+    assert json.loads(run_config.read_text())["params"]["mlp.hidden"] == best["mlp.hidden"]
 
 
 def test_trial_value_is_the_run_cv_score(house_dir, in_tmp):
     """The objective is the same cross_validate that pipelines.run reports."""
     db = in_tmp / "study.db"
     tune(house_dir, db, "--trials", "1", "--no-pruning")
-    trial = optuna.load_study(study_name="house_prices", storage=f"sqlite:///{db}").trials[0]
-    params = {**HOUSE.defaults, **trial.params, "max_epochs": 3}
+    trial = optuna.load_study(study_name="house_prices-mlp", storage=f"sqlite:///{db}").trials[0]
+    params = {**HOUSE.defaults, **trial.params, "mlp.max_epochs": 3}
     result = cross_validate(HOUSE, HOUSE.load(house_dir), params, folds=2, seed=0)
     assert trial.value == pytest.approx(result.mean, abs=1e-9)
 
@@ -67,7 +67,7 @@ def test_epoch_pruning_stops_a_trial_inside_the_first_fold(house_dir):
     trial = study.ask()
     data = HOUSE.load(house_dir)
     with pytest.raises(optuna.TrialPruned, match="epoch 0 of fold 0"):
-        cross_validate(HOUSE, data, {**HOUSE.defaults, "max_epochs": 5}, folds=2,
+        cross_validate(HOUSE, data, {**HOUSE.defaults, "mlp.max_epochs": 5}, folds=2,
                        fold_callbacks=lambda index: [EpochPruning(trial, "valid_loss")])
     assert list(study.trials[0].intermediate_values) == [0]
 
@@ -77,7 +77,7 @@ def test_fold_pruning_reports_running_mean(house_dir):
     trial = study.ask()
     data = HOUSE.load(house_dir)
     with pytest.raises(optuna.TrialPruned, match="after fold 0"):
-        cross_validate(HOUSE, data, {**HOUSE.defaults, "max_epochs": 2}, folds=2, on_fold=FoldPruning(trial))
+        cross_validate(HOUSE, data, {**HOUSE.defaults, "mlp.max_epochs": 2}, folds=2, on_fold=FoldPruning(trial, 2))
 
 
 @pytest.mark.parametrize("args, message", [
@@ -110,7 +110,7 @@ def wait_for(predicate, timeout):
 def tune_command(house_dir, storage, trials, *extra):
     return [sys.executable, "-m", "pipelines.tune", "house_prices", "--data-dir", str(house_dir),
             "--storage", storage, "--trials", str(trials), "--folds", "2",
-            "--set", "max_epochs=20", "--set", "batch_size=16", *extra]
+            "--set", "mlp.max_epochs=20", "--set", "mlp.batch_size=16", *extra]
 
 
 def test_sigkill_loses_no_finished_trial_and_the_killed_one_is_marked_fail(house_dir, tmp_path):
@@ -120,7 +120,7 @@ def test_sigkill_loses_no_finished_trial_and_the_killed_one_is_marked_fail(house
 
     def states():
         try:
-            study = optuna.load_study(study_name="house_prices", storage=storage)
+            study = optuna.load_study(study_name="house_prices-mlp", storage=storage)
         except Exception:  # the worker may not have created the study yet
             return {}
         trials = study.get_trials(deepcopy=False)

@@ -1,0 +1,153 @@
+"""Members for tabular competitions: LightGBM, XGBoost, CatBoost, a linear model and the Lightning MLP.
+
+Each is a function (inputs, classification) -> Member, where `inputs` maps "trees" and "linear"
+to the competition's features recipes: GBDTs get native categories and missing values
+("trees"), the linear model and the MLP imputed, scaled and one-hot inputs ("linear"). Every
+member declares its parameters with valid and searched ranges here, takes `seed` as its
+random_state and runs with `threads` threads (see SklearnEstimator).
+"""
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+
+from .competition import Member
+from .estimator import LightningEstimator, SklearnEstimator
+from .params import Param
+
+THREADS = Param(1, low=1, high=256)
+FRACTION = {"low": 0.05, "high": 1.0}
+
+
+def lightgbm(inputs, classification):
+    from lightgbm import LGBMClassifier, LGBMRegressor
+
+    def model(p):
+        kind = LGBMClassifier if classification else LGBMRegressor
+        return SklearnEstimator(kind(
+            n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], num_leaves=p["num_leaves"],
+            min_child_samples=p["min_child_samples"], subsample=p["subsample"], subsample_freq=1,
+            colsample_bytree=p["colsample_bytree"], reg_lambda=p["reg_lambda"], cat_smooth=p["cat_smooth"],
+            random_state=p["seed"], n_jobs=p["threads"], verbose=-1), p["n_classes"], p["threads"])
+
+    return Member(inputs["trees"], model, {
+        "n_estimators": Param(500, low=1, search=(100, 2000), log=True),
+        "learning_rate": Param(0.02, low=1e-4, high=1.0, search=(0.005, 0.1), log=True),
+        "num_leaves": Param(16, low=2, search=(4, 128), log=True),
+        "min_child_samples": Param(20, low=1, search=(5, 100), log=True),
+        "subsample": Param(0.8, **FRACTION, search=(0.5, 1.0)),
+        "colsample_bytree": Param(0.7, **FRACTION, search=(0.3, 1.0)),
+        "reg_lambda": Param(1.0, low=0.0, search=(1e-3, 30.0), log=True),
+        "cat_smooth": Param(10.0, low=0.0, search=(1.0, 100.0), log=True),
+        "threads": THREADS,
+    })
+
+
+def xgboost(inputs, classification):
+    from xgboost import XGBClassifier, XGBRegressor
+
+    def model(p):
+        kind = XGBClassifier if classification else XGBRegressor
+        return SklearnEstimator(kind(
+            n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], max_depth=p["max_depth"],
+            min_child_weight=p["min_child_weight"], subsample=p["subsample"], colsample_bytree=p["colsample_bytree"],
+            reg_lambda=p["reg_lambda"], tree_method="hist", enable_categorical=True, random_state=p["seed"],
+            n_jobs=p["threads"]), p["n_classes"], p["threads"])
+
+    return Member(inputs["trees"], model, {
+        "n_estimators": Param(500, low=1, search=(100, 2000), log=True),
+        "learning_rate": Param(0.02, low=1e-4, high=1.0, search=(0.005, 0.1), log=True),
+        "max_depth": Param(5, low=1, high=16, search=(2, 10)),
+        "min_child_weight": Param(1.0, low=0.0, search=(0.5, 30.0), log=True),
+        "subsample": Param(0.8, **FRACTION, search=(0.5, 1.0)),
+        "colsample_bytree": Param(0.7, **FRACTION, search=(0.3, 1.0)),
+        "reg_lambda": Param(1.0, low=0.0, search=(1e-3, 30.0), log=True),
+        "threads": THREADS,
+    })
+
+
+class CatBoostOnFrames(BaseEstimator):
+    """CatBoost told which columns are categorical (the pandas categoricals) and given them as
+    text, since it takes no missing category."""
+
+    def __init__(self, catboost):
+        self.catboost = catboost
+
+    @staticmethod
+    def _inputs(X):
+        categorical = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+        X = X.copy()
+        for column in categorical:
+            X[column] = X[column].astype(str).where(X[column].notna(), "<missing>")
+        return X, categorical
+
+    def fit(self, X, y):
+        X, categorical = self._inputs(X)
+        self.model_ = clone(self.catboost).fit(X, y, cat_features=categorical)
+        self.classes_ = getattr(self.model_, "classes_", None)
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(self._inputs(X)[0])
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(self._inputs(X)[0])
+
+
+def catboost(inputs, classification):
+    from catboost import CatBoostClassifier, CatBoostRegressor
+
+    def model(p):
+        kind = CatBoostClassifier if classification else CatBoostRegressor
+        return SklearnEstimator(CatBoostOnFrames(kind(
+            iterations=p["iterations"], learning_rate=p["learning_rate"], depth=p["depth"],
+            l2_leaf_reg=p["l2_leaf_reg"], random_strength=p["random_strength"], random_seed=p["seed"],
+            thread_count=p["threads"], verbose=0, allow_writing_files=False)), p["n_classes"], p["threads"])
+
+    return Member(inputs["trees"], model, {
+        "iterations": Param(800, low=1, search=(200, 3000), log=True),
+        "learning_rate": Param(0.04, low=1e-4, high=1.0, search=(0.01, 0.2), log=True),
+        "depth": Param(6, low=1, high=16, search=(4, 9)),
+        "l2_leaf_reg": Param(3.0, low=0.0, search=(1.0, 30.0), log=True),
+        "random_strength": Param(1.0, low=0.0, search=(0.1, 10.0), log=True),
+        "threads": THREADS,
+    })
+
+
+def linear(inputs, classification):
+    """Logistic regression for classes, ridge regression for numbers."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    def model(p):
+        if classification:
+            return SklearnEstimator(LogisticRegression(C=p["C"], max_iter=5000, random_state=p["seed"]),
+                                    p["n_classes"], p["threads"])
+        return SklearnEstimator(Ridge(alpha=1.0 / p["C"], random_state=p["seed"]), 0, p["threads"])
+
+    return Member(inputs["linear"], model, {
+        "C": Param(1.0, low=1e-8, search=(1e-3, 100.0), log=True),  # inverse regularisation (ridge: alpha = 1/C)
+        "threads": THREADS,
+    })
+
+
+def mlp(inputs, classification):
+    """The Lightning MLP (pipelines/models/mlp.py) on imputed, scaled, one-hot inputs."""
+    from .models.mlp import MLPClassifier, MLPRegressor
+
+    def model(p):
+        module_params = {k: p[k] for k in ("hidden", "dropout", "lr", "weight_decay")}
+        if classification:
+            module_params.update(n_classes=p["n_classes"], label_smoothing=p["label_smoothing"])
+        return LightningEstimator(MLPClassifier if classification else MLPRegressor, module_params,
+                                  batch_size=p["batch_size"], max_epochs=p["max_epochs"])
+
+    return Member(inputs["linear"], model, {
+        "hidden": Param(128, low=1, search=(32, 512), log=True),
+        "dropout": Param(0.3, low=0.0, high=0.95, search=(0.0, 0.6)),
+        "lr": Param(3e-3, low=1e-6, high=10.0, search=(5e-4, 3e-2), log=True),
+        "weight_decay": Param(1e-2, low=0.0, search=(1e-4, 1.0), log=True),
+        "label_smoothing": Param(0.0, low=0.0, high=0.5),
+        "batch_size": Param(256, low=1, search=(64, 1024), log=True),
+        "max_epochs": Param(30, low=1, search=(10, 80)),
+    })
+
+
+LIBRARY = {"lgbm": lightgbm, "xgb": xgboost, "catboost": catboost, "linear": linear, "mlp": mlp}

@@ -1,0 +1,118 @@
+"""The default recipe for a tabular competition: a table with a label column and a metric.
+
+    COMPETITION = tabular_competition(name="...", slug="...", id_column="id", target="label",
+                                      metric="accuracy")
+
+gives the loader (targets encoded or moved into the metric's model space), two features recipes
+fitted per fold (engineered `features` steps first, then native categories for the GBDTs, or
+imputation, scaling and one-hot for the linear model and the MLP), the members (LightGBM,
+CatBoost, XGBoost, a linear model by default; any of pipelines/members.py or your own), a
+stratified and/or grouped splitter, and the submission in the sample submission's form.
+"""
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import LabelEncoder
+
+from features.tabular import DropIdentifiers, NativeCategories, tabular_preprocessor
+from submissions.validate import check_finite, check_labels, check_probabilities
+
+from .competition import Competition, Member
+from .crossval import default_splitter
+from .data import load_tabular, read_csv
+from .members import LIBRARY
+from .metrics import metric as metric_named
+from .params import Param
+
+DEFAULT_MEMBERS = ("lgbm", "catboost", "xgb", "linear")
+FORMS = ("label", "probability", "probabilities")  # decoded labels, the positive class's probability, one column a class
+
+
+def tree_inputs(steps):
+    """Engineered steps, then identifier-like text dropped and text columns as pandas categories."""
+    def features(data, params):
+        return make_pipeline(*[clone(step) for step in steps], DropIdentifiers(), NativeCategories())
+
+    return features
+
+
+def linear_inputs(steps, categorical=()):
+    """Engineered steps, then identifier-like text dropped, numbers imputed, log1p'd where skewed and
+    standardised, categories one-hot encoded (`categorical` names numeric columns that are codes)."""
+    def features(data, params):
+        return make_pipeline(*[clone(step) for step in steps], DropIdentifiers(),
+                             tabular_preprocessor(categorical=categorical, skew_threshold=params["skew_threshold"]))
+
+    return features
+
+
+def tabular_submission(id_column, target, metric, form, positive):
+    def submission(ids, predictions, classes):
+        frame = pd.DataFrame({id_column: ids})
+        if not metric.classification:
+            frame[target] = metric.model_to_target(np.asarray(predictions, dtype=np.float64))
+        elif form == "label":
+            frame[target] = pd.Series([classes[k] for k in np.argmax(predictions, axis=1)], dtype=object)
+        elif form == "probability":
+            frame[target] = np.asarray(predictions)[:, classes.index(positive) if positive is not None else -1]
+        else:
+            for k, name in enumerate(classes):
+                frame[str(name)] = np.asarray(predictions)[:, k]
+        return frame
+
+    return submission
+
+
+def tabular_check(metric, form):
+    def check(frame, source, classes=None):
+        if not metric.classification:
+            check_finite(frame, source, minimum=0.0 if metric.to_model is np.log1p else None)
+        elif form == "label":
+            check_labels(frame, source, classes)
+        else:
+            check_probabilities(frame, source, sums_to_one=form == "probabilities")
+
+    return check
+
+
+def tabular_competition(name, slug, id_column, target, metric, submission="label", features=(), groups=None,
+                        members=DEFAULT_MEMBERS, params=None, presets=None, positive=None, keep_id=False,
+                        categorical=(), exclude_from_training=None, sample_submission="sample_submission.csv",
+                        description=""):
+    """A Competition for Kaggle's tabular layout (train.csv, test.csv, sample_submission.csv).
+
+    metric: a name from pipelines/metrics.py; submission: "label", "probability" (binary: the
+    `positive` class's, default the last class) or "probabilities" (a column per class);
+    features: transformer steps fitted per fold ahead of the generic preprocessing (keep_id=True
+    gives them the id column); groups(dataset) -> a group per training row; members: names from
+    pipelines/members.py (LIBRARY), or a dict of name -> such a name or a Member of your own."""
+    metric = metric_named(metric) if isinstance(metric, str) else metric
+    if submission not in FORMS:
+        raise ValueError(f"submission={submission!r}: choose one of {', '.join(FORMS)}")
+    inputs = {"trees": tree_inputs(tuple(features)), "linear": linear_inputs(tuple(features), categorical)}
+    chosen = members if isinstance(members, dict) else {name: name for name in members}
+    built = {member_name: LIBRARY[spec](inputs, metric.classification) if isinstance(spec, str) else spec
+             for member_name, spec in chosen.items()}
+    if not all(isinstance(member, Member) for member in built.values()):
+        raise ValueError("members: give names from pipelines/members.py or Member objects")
+
+    def load(data_dir, params=None, train=True):
+        return load_tabular(data_dir, id_column, target, metric, sample=sample_submission, read_train=train,
+                            keep_id=keep_id)
+
+    def classes(data_dir):
+        values = read_csv(data_dir / "train.csv", [target])[target].dropna()
+        return LabelEncoder().fit(values.to_numpy()).classes_.tolist()
+
+    return Competition(
+        name=name, slug=slug, metric=metric, load=load, members=built,
+        params={"skew_threshold": Param(0.75, low=0.0), **(params or {})},
+        splitter=default_splitter(metric.classification, groups is not None), groups=groups,
+        submission=tabular_submission(id_column, target, metric, submission, positive),
+        check_submission=tabular_check(metric, submission), classes=classes if metric.classification else None,
+        exclude_from_training=exclude_from_training, presets=presets or {}, description=description,
+        files=("train.csv", "test.csv", sample_submission), sample_submission=sample_submission,
+        monitor="valid_loss",
+    )
+
