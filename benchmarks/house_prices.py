@@ -1,9 +1,11 @@
 """House Prices: wall time and CV RMSLE of the default run (each member and the blend),
 beside the D2L chapter's linear model.
 
-    python -m benchmarks.house_prices [--data-dir DIR] [--folds 5] [--seed 0]
+    python -m benchmarks.house_prices [--data-dir DIR] [--folds 5] [--seed 0] [--load N] [--set KEY=VALUE ...]
 
 Member seconds are the sums of their fold fits (features, model, predictions) inside the run.
+--load N keeps N busy processes running beside the run (a machine that is doing other work);
+--set passes parameters to the run, e.g. --set hgb.threads=2 to compare members' threading.
 
 The D2L baseline ("Predicting House Prices on Kaggle"): numeric columns standardised
 and NaN set to 0, one-hot with a NaN indicator, one linear layer trained with Adam
@@ -56,19 +58,23 @@ def d2l_linear_cv(data_dir, folds, seed):
     return float(np.mean(scores)), float(np.std(scores))
 
 
-def default_run(data_dir, folds, seed):
+def busy_processes(count):
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+
+
+def default_run(data_dir, folds, seed, assignments=()):
     with tempfile.TemporaryDirectory() as workdir:
         start = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "pipelines.run", "house_prices", "--data-dir", str(data_dir.resolve()),
-             "--folds", str(folds), "--seed", str(seed)],
+             "--folds", str(folds), "--seed", str(seed), *[arg for a in assignments for arg in ("--set", a)]],
             check=False, cwd=workdir, capture_output=True, text=True,
             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
         )
         wall = time.perf_counter() - start
         if done.returncode:
             sys.exit(f"default run failed:\n{done.stderr}")
-        [metrics] = Path(workdir, "runs", "house_prices").glob("*/metrics.json")
+        [metrics] = Path(workdir, "runs", "house_prices").glob("2*/metrics.json")
         metrics = json.loads(metrics.read_text())
     return wall, metrics
 
@@ -78,9 +84,18 @@ def main():
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--load", type=int, default=0, help="busy processes beside the run")
+    parser.add_argument("--set", action="append", default=[], help="a parameter for the run (repeatable)")
     args = parser.parse_args()
 
-    wall, metrics = default_run(args.data_dir, args.folds, args.seed)
+    hogs = busy_processes(args.load)
+    try:
+        wall, metrics = default_run(args.data_dir, args.folds, args.seed, args.set)
+    finally:
+        for hog in hogs:
+            hog.kill()
+    if args.load or args.set:
+        print(f"with {args.load} busy processes beside the run; --set {' '.join(args.set) or '(none)'}")
     mean = metrics["mean"]
     start = time.perf_counter()
     d2l_mean, d2l_std = d2l_linear_cv(args.data_dir, args.folds, args.seed)
@@ -89,8 +104,9 @@ def main():
     weights = metrics.get("blend_weights", {})
     for name, member in metrics.get("members", {}).items():
         seconds = sum(fold["seconds"] for fold in member["folds"])
+        slowest = max(fold["seconds"] for fold in member["folds"])
         print(f"{'  member ' + name:28}{member['mean']:>11.4f} ± {member['std']:.4f}{seconds:>10.1f}"
-              f"   weight {weights.get(name, 0):.3f}")
+              f"   weight {weights.get(name, 0):.3f}   slowest fold {slowest:.1f} s")
     print(f"{'default run (whole command)':28}{mean:>11.4f} ± {metrics['std']:.4f}{wall:>10.1f}")
     print(f"{'D2L linear (in-process)':28}{d2l_mean:>11.4f} ± {d2l_std:.4f}{d2l_wall:>10.1f}")
     print(f"CV RMSLE ratio default/D2L: {mean / d2l_mean:.3f}; default run wall time target <= 90 s: "

@@ -14,8 +14,8 @@ from pipelines.data import load_labelled_images
 from pipelines.datamodules import ImageDataModule
 from pipelines.estimator import LightningEstimator
 from pipelines.metrics import metric
-from pipelines.params import Param
 from pipelines.models.classifier import ImageClassifier
+from pipelines.params import Param
 from submissions.validate import check_labels_in
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")

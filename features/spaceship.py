@@ -29,7 +29,7 @@ class TravelGroups(FrameStep):
         frame["GroupSize"] = group.map(group.value_counts()).astype(float)
         frame["Alone"] = (frame["GroupSize"] == 1).astype(float)
         frame["PlaceInGroup"] = pd.to_numeric(frame["PassengerId"].astype(str).str.split("_").str[1], errors="coerce")
-        frame.drop(columns="PassengerId", inplace=True)
+        return frame.drop(columns="PassengerId")
 
 
 class CabinParts(FrameStep):
@@ -43,7 +43,7 @@ class CabinParts(FrameStep):
         frame["Deck"], frame["Side"] = parts[0], parts[2]
         frame["CabinNumber"] = pd.to_numeric(parts[1], errors="coerce")
         frame["CabinBand"] = (frame["CabinNumber"] // 300).astype(str).where(frame["CabinNumber"].notna())
-        frame.drop(columns="Cabin", inplace=True)
+        return frame.drop(columns="Cabin")
 
 
 class Spending(FrameStep):
@@ -66,13 +66,3 @@ class Spending(FrameStep):
             sleep = frame["CryoSleep"].astype(str).where(frame["CryoSleep"].notna())
             frame["CryoSleep"] = sleep.fillna(total.fillna(0).eq(0).map({True: "True", False: "False"}))
 
-
-class Surnames(FrameStep):
-    """How many passengers in the frame share the surname (a family's size), from Name, which is dropped."""
-
-    def add(self, frame):
-        if "Name" not in frame.columns:
-            return
-        surname = frame["Name"].astype(str).where(frame["Name"].notna()).str.split().str[-1]
-        frame["FamilySize"] = surname.map(surname.value_counts()).astype(float)
-        frame.drop(columns="Name", inplace=True)

@@ -13,7 +13,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 
 class FrameStep(TransformerMixin, BaseEstimator):
-    """A stateless DataFrame step: subclasses define `add(frame)`, which edits a copy."""
+    """A stateless DataFrame step: subclasses define `add(frame)`, which edits a copy (and may
+    return a new frame instead, e.g. with columns dropped)."""
 
     def fit(self, X, y=None):
         return self
@@ -23,8 +24,8 @@ class FrameStep(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         frame = X.copy()
-        self.add(frame)
-        return frame
+        changed = self.add(frame)
+        return frame if changed is None else changed
 
 
 def na_means_none_columns(description_path):

@@ -28,18 +28,19 @@ class Param:
     log: bool = False
     step: int | None = None
 
-    def check(self, key, value, source):
+    def check(self, key, value, source, shown=None):
+        """`value` if valid, else one UserError naming it (as the user wrote it: `shown`)."""
+        shown = format_value(value) if shown is None else shown
         values = value if isinstance(value, tuple) else (value,)
         for item in values:
             if self.choices is not None and item not in self.choices:
-                raise UserError(f"{source} {key}={format_value(value)}: choose from "
-                                f"{', '.join(map(str, self.choices))}")
+                raise UserError(f"{source} {key}={shown}: choose from {', '.join(map(str, self.choices))}")
             if isinstance(item, bool) or not isinstance(item, (int, float)):
                 continue
             if (self.low is not None and item < self.low) or (self.high is not None and item > self.high):
                 bounds = (f"between {self.low} and {self.high}" if self.low is not None and self.high is not None
                           else f"at least {self.low}" if self.low is not None else f"at most {self.high}")
-                raise UserError(f"{source} {key}={format_value(value)}: must be {bounds}")
+                raise UserError(f"{source} {key}={shown}: must be {bounds}")
         return value
 
     def suggest(self, trial, key):
@@ -113,7 +114,8 @@ def resolve(declared, assignments=(), overrides=None, preset=None):
         if not sep or not key:
             raise UserError(f"--set {assignment!r}: write it as key=value, e.g. --set max_epochs=50")
         check_known(declared, key, "--set")
-        params[key] = declared[key].check(key, parse_value(key, text.strip(), declared[key].default), "--set")
+        params[key] = declared[key].check(key, parse_value(key, text.strip(), declared[key].default), "--set",
+                                          text.strip())
     return params
 
 

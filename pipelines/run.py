@@ -12,7 +12,12 @@ from submissions.submit import require_message, submit
 from submissions.write import align_to_sample, default_path, write_submission
 
 from .blend import blend
-from .crossval import competition_splits, cross_validate_members, excluded_rows, fold_of_rows
+from .crossval import (
+    competition_splits,
+    cross_validate_members,
+    excluded_rows,
+    fold_of_rows,
+)
 from .data import schema
 from .download import locate_or_download
 from .errors import UserError, cli_main
@@ -195,7 +200,8 @@ def cross_validate_and_blend(competition, dataset, folder, settings, splits, exc
 
     def report_fold(name, fold):
         epochs = [e["epoch_seconds"] for e in fold.history if "epoch_seconds" in e]
-        details = f"{fold.seconds:.1f}s" + (f", {sum(epochs) / len(epochs):.1f}s/epoch" if epochs else "")
+        per_epoch = sum(epochs) / len(epochs) if epochs else None
+        details = f"{fold.seconds:.1f}s" + (f", {per_epoch:.{2 if per_epoch < 1 else 1}f}s/epoch" if epochs else "")
         details += ", loaded" if fold.resumed else ""
         label = f"{name} " if several else ""
         if fold.index < 0:

@@ -84,9 +84,8 @@ def fold_name(fold):
     return "full" if fold == "full" else f"fold-{fold}"
 
 
-def process_alive(host, pid):
-    if host != socket.gethostname() or not pid or pid == os.getpid():
-        return False
+def pid_alive(pid):
+    """Whether a process with this id runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -155,7 +154,9 @@ class RunFolder:
         status = self.status
         if status["status"] == "complete":
             raise UserError(f"{self.path} is already complete; predict from it with: python -m pipelines.predict {self.path}")
-        if status["status"] == "running" and process_alive(status.get("host"), status.get("pid")):
+        pid = status.get("pid")
+        if (status["status"] == "running" and status.get("host") == socket.gethostname() and pid
+                and pid != os.getpid() and pid_alive(pid)):
             raise UserError(f"{self.path} is still being written by process {status['pid']}; wait for it or stop it")
 
     def verify(self, files, base=None):

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from .errors import UserError
+from .runfolder import pid_alive
 
 DEFAULT_STORAGE = "sqlite:///runs/optuna.db"
 HEARTBEAT_SECONDS = 10
@@ -61,23 +62,13 @@ def open_storage(url):
                         f"that the server runs and accepts you ({EXAMPLES})") from None
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def fail_dead_local_trials(study):
     """Mark FAIL the RUNNING trials whose worker ran on this host and is gone; returns their numbers."""
     host = socket.gethostname()
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
-        if worker_host == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        if worker_host == host and pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            study.tell(trial.number, state=TrialState.FAIL)
             failed.append(trial.number)
     return failed

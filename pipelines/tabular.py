@@ -9,6 +9,8 @@ imputation, scaling and one-hot for the linear model and the MLP), the members (
 CatBoost, XGBoost, a linear model by default; any of pipelines/members.py or your own), a
 stratified and/or grouped splitter, and the submission in the sample submission's form.
 """
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
@@ -23,7 +25,7 @@ from .crossval import default_splitter
 from .data import load_tabular, read_csv
 from .members import LIBRARY
 from .metrics import metric as metric_named
-from .params import Param
+from .params import Param, as_declared
 
 DEFAULT_MEMBERS = ("lgbm", "catboost", "xgb", "linear")
 FORMS = ("label", "probability", "probabilities")  # decoded labels, the positive class's probability, one column a class
@@ -45,6 +47,18 @@ def linear_inputs(steps, categorical=()):
                              tabular_preprocessor(categorical=categorical, skew_threshold=params["skew_threshold"]))
 
     return features
+
+
+def with_defaults(members, values):
+    """Members whose parameters named "member.name" in `values` default to those values (ranges kept)."""
+    members = dict(members)
+    for key, value in values.items():
+        name, _, short = key.partition(".")
+        if name not in members or short not in members[name].params:
+            raise ValueError(f"params: {key!r} names no parameter of the members ({', '.join(members)})")
+        declared = as_declared(members[name].params)
+        members[name] = replace(members[name], params={**declared, short: replace(declared[short], default=value)})
+    return members
 
 
 def tabular_submission(id_column, target, metric, form, positive):
@@ -86,7 +100,8 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
     `positive` class's, default the last class) or "probabilities" (a column per class);
     features: transformer steps fitted per fold ahead of the generic preprocessing (keep_id=True
     gives them the id column); groups(dataset) -> a group per training row; members: names from
-    pipelines/members.py (LIBRARY), or a dict of name -> such a name or a Member of your own."""
+    pipelines/members.py (LIBRARY), or a dict of name -> such a name or a Member of your own;
+    params: shared parameters (name -> Param), and new defaults for members' ("lgbm.num_leaves": 24)."""
     metric = metric_named(metric) if isinstance(metric, str) else metric
     if submission not in FORMS:
         raise ValueError(f"submission={submission!r}: choose one of {', '.join(FORMS)}")
@@ -96,6 +111,8 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
              for member_name, spec in chosen.items()}
     if not all(isinstance(member, Member) for member in built.values()):
         raise ValueError("members: give names from pipelines/members.py or Member objects")
+    shared = {key: value for key, value in (params or {}).items() if "." not in key}
+    built = with_defaults(built, {key: value for key, value in (params or {}).items() if "." in key})
 
     def load(data_dir, params=None, train=True):
         return load_tabular(data_dir, id_column, target, metric, sample=sample_submission, read_train=train,
@@ -107,7 +124,7 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
 
     return Competition(
         name=name, slug=slug, metric=metric, load=load, members=built,
-        params={"skew_threshold": Param(0.75, low=0.0), **(params or {})},
+        params={"skew_threshold": Param(0.75, low=0.0), **shared},
         splitter=default_splitter(metric.classification, groups is not None), groups=groups,
         submission=tabular_submission(id_column, target, metric, submission, positive),
         check_submission=tabular_check(metric, submission), classes=classes if metric.classification else None,

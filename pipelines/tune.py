@@ -13,7 +13,7 @@ import optuna
 
 import competitions
 
-from .crossval import cross_validate
+from .crossval import competition_splits, cross_validate
 from .download import locate_or_download
 from .errors import UserError, cli_main
 from .files import write_json
@@ -163,6 +163,7 @@ def main(argv=None):
         print(f"marked FAIL the trials of a worker that died: {', '.join(map(str, failed))}")
     study.sampler = optuna.samplers.TPESampler(seed=args.seed + len(study.trials))  # resumed runs explore anew
     dataset = competition.load(data_dir, pinned)
+    competition_splits(competition, dataset, folds, args.seed)  # too many folds fails here, before any trial
     print(f"tuning {competition.name}{'' if name == 'model' else f' member {name}'}"
           f"{f' (preset {preset})' if preset else ''}: study {study.study_name!r} in {redact(args.storage)}, "
           f"{len(study.trials)} earlier trials, {args.trials} more, {folds} folds", flush=True)

@@ -60,7 +60,9 @@ def check_labels(frame, source, classes):
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         shown = ", ".join(map(str, list(classes)[:12])) + (", ..." if len(classes) > 12 else "")
-        raise UserError(f"{source} row {row + 2} has label {labels.iloc[row]!r}, not one of {shown}")
+        label = labels.iloc[row]
+        label = repr(label) if isinstance(label, str) else str(label)
+        raise UserError(f"{source} row {row + 2} has label {label}, not one of {shown}")
 
 
 def check_labels_in(classes):

@@ -190,3 +190,67 @@ def seven_zip_with_entry(path, name):
     data[8:12] = struct.pack("<I", binascii.crc32(bytes(data[12:32])))
     path.write_bytes(bytes(data))
     return path
+
+
+def make_table(folder, labels, n_train=240, n_test=60, seed=0, sample_columns=None):
+    """A tabular competition in Kaggle's layout (train.csv, test.csv, sample_submission.csv) whose
+    target is one of `labels`, picked by a nonlinear rule of two numeric and one categorical column,
+    with missing values. `sample_columns`: the sample submission's columns after the id (default:
+    the target), e.g. one per class."""
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = n_train + n_test
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], n)
+    score = np.abs(x1) + 0.8 * (colour == "red") - 0.5 * x2 + rng.normal(0, 0.2, n)
+    k = len(labels)
+    bins = np.quantile(score, np.linspace(0, 1, k + 1)[1:-1])
+    target = [labels[i] for i in np.digitize(score, bins)]
+    frame = pd.DataFrame({"id": [f"{1000 + i}_{i % 3}" for i in range(n)], "x1": x1, "x2": x2, "colour": colour,
+                          "noise": rng.normal(size=n)})
+    frame.loc[rng.choice(n, 10, replace=False), "x2"] = np.nan
+    frame.loc[rng.choice(n, 10, replace=False), "colour"] = None
+    frame["target"] = target
+    train, test = frame.iloc[:n_train], frame.iloc[n_train:].drop(columns="target")
+    train.to_csv(folder / "train.csv", index=False)
+    test.to_csv(folder / "test.csv", index=False)
+    sample = pd.DataFrame({"id": test.id})
+    for column in sample_columns or ["target"]:
+        sample[column] = labels[0] if sample_columns is None else 1 / len(sample_columns)
+    sample.to_csv(folder / "sample_submission.csv", index=False)
+    return folder
+
+
+def make_spaceship(folder, n_train=300, n_test=100, seed=0):
+    """Spaceship Titanic's layout and columns; Transported depends on cryo sleep, spending and deck."""
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = n_train + n_test
+    groups = np.repeat(np.arange(1, n + 1), rng.integers(1, 4, n))[:n]
+    place = pd.Series(groups).groupby(groups).cumcount() + 1
+    asleep = rng.random(n) < 0.35
+    spend = {c: np.where(asleep, 0.0, rng.exponential(300, n).round()) for c in
+             ("RoomService", "FoodCourt", "ShoppingMall", "Spa", "VRDeck")}
+    deck = rng.choice(list("ABCDEFG"), n)
+    frame = pd.DataFrame({
+        "PassengerId": [f"{g:04d}_{p:02d}" for g, p in zip(groups, place)],
+        "HomePlanet": rng.choice(["Earth", "Europa", "Mars"], n),
+        "CryoSleep": asleep,
+        "Cabin": [f"{d}/{rng.integers(0, 1800)}/{rng.choice(['P', 'S'])}" for d in deck],
+        "Destination": rng.choice(["TRAPPIST-1e", "55 Cancri e"], n),
+        "Age": rng.integers(0, 70, n).astype(float), "VIP": rng.random(n) < 0.03, **spend,
+        "Name": [f"Name{i} Family{rng.integers(0, 150)}" for i in range(n)],
+    })
+    total = sum(spend.values())
+    frame["Transported"] = (asleep | (deck == "B")) & (total < 800) | (rng.random(n) < 0.1)
+    for column in ("CryoSleep", "Cabin", "RoomService", "HomePlanet"):
+        frame[column] = frame[column].astype(object)
+        frame.loc[rng.choice(n, 8, replace=False), column] = None
+    train, test = frame.iloc[:n_train], frame.iloc[n_train:].drop(columns="Transported")
+    train.to_csv(folder / "train.csv", index=False)
+    test.to_csv(folder / "test.csv", index=False)
+    pd.DataFrame({"PassengerId": test.PassengerId, "Transported": False}).to_csv(
+        folder / "sample_submission.csv", index=False)
+    return folder

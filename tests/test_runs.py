@@ -238,6 +238,13 @@ def test_resume_refuses_other_settings_and_finished_runs(house_dir, in_tmp, caps
     fails(run_main, [*args, "--folds", "2", "--resume", str(folder)], capsys, "folds: the run has 3")
     fails(run_main, [*args, "--set", "mlp.lr=0.5", "--resume", str(folder)], capsys,
           "parameter mlp.lr: the run has 0.01")
+    import socket
+
+    with subprocess.Popen(["sleep", "30"]) as writer:  # another live process still writing the run
+        (folder / "status.json").write_text(json.dumps({**status, "status": "running", "pid": writer.pid,
+                                                        "host": socket.gethostname()}))
+        fails(run_main, [*args, "--resume", str(folder)], capsys, f"still being written by process {writer.pid}")
+        writer.kill()
     frame = pd.read_csv(house_dir / "train.csv")
     frame.loc[0, "LotArea"] = 1.0
     frame.to_csv(house_dir / "train.csv", index=False)

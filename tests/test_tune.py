@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 import competitions
 from pipelines.crossval import cross_validate
-from pipelines.pruning import EpochPruning, FoldPruning
+from pipelines.pruning import FOLD_STEP, EpochPruning, FoldPruning
 from pipelines.run import main as run_main
 from pipelines.tune import main as tune_main
 from tests.conftest import subprocess_env
@@ -176,3 +176,55 @@ def test_two_workers_share_one_postgres_study(house_dir, tmp_path):
     workers_seen = {t.user_attrs["worker"] for t in trials}
     assert len(workers_seen) == 2
     optuna.delete_study(study_name=name, storage=url)
+
+
+def test_each_member_tunes_in_its_own_study(house_dir, in_tmp, capsys):
+    db = in_tmp / "study.db"
+    for member in ("lasso", "svr"):
+        tune_main(["house_prices", "--data-dir", str(house_dir), "--storage", f"sqlite:///{db}", "--folds", "2",
+                   "--trials", "2", "--set", f"models={member}"])
+    storage = f"sqlite:///{db}"
+    lasso = optuna.load_study(study_name="house_prices-lasso", storage=storage)
+    svr = optuna.load_study(study_name="house_prices-svr", storage=storage)
+    assert {key for t in lasso.trials for key in t.params} == {"lasso.alpha"}
+    assert {key for t in svr.trials for key in t.params} == {"svr.C", "svr.gamma"}
+    best = sorted((in_tmp / "runs" / "house_prices" / "tune").iterdir())
+    assert set(json.loads((best[-1] / "best_params.json").read_text())) == {"svr.C", "svr.gamma"}
+    capsys.readouterr()
+    with pytest.raises(SystemExit):  # a study made for one member refuses another
+        tune_main(["house_prices", "--data-dir", str(house_dir), "--storage", storage, "--folds", "2",
+                   "--trials", "1", "--set", "models=hgb", "--study-name", "house_prices-lasso"])
+    assert "study 'house_prices-lasso' tunes member lasso of house_prices, not hgb" in capsys.readouterr().err
+
+
+def test_tune_resolves_presets_as_run_does(tmp_path, in_tmp, capsys):
+    from tests.synthetic import make_cifar
+
+    folder = make_cifar(tmp_path / "cifar-10", n_train=60, n_test=5)
+    tune_main(["cifar10", "--data-dir", str(folder), "--storage", f"sqlite:///{in_tmp / 's.db'}", "--trials", "1",
+               "--set", "max_epochs=1", "--set", "batch_size=16", "--no-pruning"])
+    out = capsys.readouterr().out
+    assert "tuning cifar10 (preset cpu)" in out and "1 folds" in out  # the cpu preset's one holdout split
+    [run_dir] = (in_tmp / "runs" / "cifar10" / "tune").iterdir()
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["preset"] == "cpu" and config["folds"] == 1
+
+
+class PruneAtFoldSteps(optuna.pruners.BasePruner):
+    """Prunes whenever a trial has reported a fold score (never on epochs)."""
+
+    def prune(self, study, trial):
+        return any(step >= FOLD_STEP for step in trial.intermediate_values)
+
+
+def test_a_trial_that_finished_its_folds_is_complete_not_pruned(house_dir):
+    data = HOUSE.load(house_dir)
+    params = {**HOUSE.defaults, "models": ("lasso",)}
+    study = optuna.create_study(pruner=PruneAtFoldSteps())
+    trial = study.ask()
+    result = cross_validate(HOUSE, data, params, folds=1, member="lasso", on_fold=FoldPruning(trial, 1))
+    study.tell(trial, result.mean)
+    assert study.trials[0].state == TrialState.COMPLETE
+    trial = study.ask()  # with two folds the first fold's report prunes it
+    with pytest.raises(optuna.TrialPruned, match="after fold 0"):
+        cross_validate(HOUSE, data, params, folds=2, member="lasso", on_fold=FoldPruning(trial, 2))
