@@ -65,13 +65,14 @@ MEMBERS = {
     # mlp: from a 40-trial search (python -m pipelines.tune house_prices --trials 40), rounded
     "mlp": Member(STANDARD, lambda p: LightningEstimator(
         MLPRegressor, {k: p[k] for k in ("hidden", "dropout", "lr", "weight_decay")},
-        batch_size=p["batch_size"], max_epochs=p["max_epochs"]), {
+        batch_size=p["batch_size"], max_epochs=p["max_epochs"], threads=p["threads"]), {
         "hidden": Param(512, low=1, search=(64, 512), log=True),
         "dropout": Param(0.2, low=0.0, high=0.95, search=(0.0, 0.6)),
         "lr": Param(1e-2, low=1e-6, high=10.0, search=(2e-3, 3e-2), log=True),
         "weight_decay": Param(1.5, low=0.0, search=(1e-2, 10.0), log=True),
         "batch_size": Param(128, low=1, search=(128, 512), log=True),
         "max_epochs": Param(40, low=1, search=(10, 80)),
+        "threads": THREADS,
     }),
     # linear and kernel models on robust-scaled inputs (alphas from 30-trial searches, rounded)
     "lasso": Member(LINEAR, sklearn(lambda p: Lasso(alpha=p["alpha"], max_iter=50_000, random_state=p["seed"])), {

@@ -1,51 +1,158 @@
-"""Frozen-backbone embeddings, computed once and cached on disk.
+"""Frozen-backbone embeddings as a feature step: each image embedded once per backbone, cached on disk.
 
-The key covers the images (their own cache key), the weights (sha256) and the transform
-(pixel normalisation, flip TTA), so any change recomputes them.
+BackboneEmbedding is a stateless scikit-learn transformer: uint8 NHWC images in, a row per image
+out: the backbone's pooled features and its logits for a range of ImageNet classes, averaged
+over test-time views (the image, and with views="flip" its mirror). Each embedding is stored
+under the sha256 of the image's pixels, so a fold's training rows, its validation rows or a new
+test set are looked up, and only images never seen before are computed. The store's name covers
+the backbone, its weights' sha256, the resolution and the views. Images are resized to the
+backbone's native resolution when they come at another.
 """
 import hashlib
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from pipelines.files import atomic_path
 
 from . import images as image_cache
 
-
-def embedding_key(images, weights_id, transform):
-    source = Path(getattr(images, "filename", "") or "").stem or hashlib.sha256(np.ascontiguousarray(images)).hexdigest()
-    return hashlib.sha256(json.dumps([source, weights_id, transform]).encode()).hexdigest()[:16]
+VIEWS = ("none", "flip")
+_networks = {}  # (backbone, weights) -> (network, weights id): loaded once per process
 
 
-def cached_embeddings(images, embed, weights_id, name, split, normalize, batch_size=16, log=print):
-    """(N, D) float32 embeddings of uint8 NHWC `images`: embed(batch) averaged over the image
-    and its horizontal flip. `normalize` describes the pixel transform for the cache key."""
-    key = embedding_key(images, weights_id, {"normalize": normalize, "tta": "flip"})
-    path = image_cache.CACHE_DIR / name / f"{split}-embeddings-{key}.npy"
-    if path.is_file():
-        return np.load(path)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    mean, std = normalize
-    start = time.perf_counter()
-    chunks = []
-    batches = range(0, len(images), batch_size)
-    if sys.stderr.isatty():
-        from tqdm import tqdm
+def image_keys(images):
+    """The sha256 of each image's pixels (and shape)."""
+    images = np.asarray(images)
+    shape = ",".join(map(str, images.shape[1:])).encode()
+    return np.array([hashlib.sha256(shape + memoryview(np.ascontiguousarray(image)).cast("B")).hexdigest()
+                     for image in images])
 
-        batches = tqdm(batches, desc=f"embedding {split} images", unit="batch")
-    with torch.inference_mode():
-        for first in batches:
-            x = torch.from_numpy(np.array(images[first:first + batch_size])).to(device)
-            # channels_last and small batches: about 2x faster than NCHW batches of 64 on a 2-core CPU
-            x = ((x.permute(0, 3, 1, 2).float() - mean) / std).contiguous(memory_format=torch.channels_last)
-            chunks.append(((embed(x) + embed(torch.flip(x, dims=[3]))) / 2).float().cpu().numpy())
-    embeddings = np.concatenate(chunks)
-    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
-        np.save(handle, embeddings)
-    log(f"embedded {len(images)} {split} images in {time.perf_counter() - start:.1f}s -> {path}")
-    return embeddings
+
+def backbone(name, weights=""):
+    from pipelines.models.efficientnet import load_backbone
+
+    if (name, weights) not in _networks:
+        network, _, weights_id = load_backbone(name, weights or None)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        _networks[name, weights] = network.to(device), weights_id
+    return _networks[name, weights]
+
+
+class EmbeddingStore:
+    """Embeddings by image key in a folder: keys.npy and vectors.npy, rewritten atomically together."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        try:
+            self.keys = np.load(folder / "keys.npy", allow_pickle=False)
+            self.vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+            if len(self.keys) != len(self.vectors):
+                raise ValueError
+        except (OSError, ValueError):
+            self.keys, self.vectors = np.array([], dtype="<U64"), None
+        self.index = {key: row for row, key in enumerate(self.keys)}
+
+    def missing(self, keys):
+        return np.array([row for row, key in enumerate(keys) if key not in self.index], dtype=np.int64)
+
+    def add(self, keys, vectors):
+        """Store vectors[i] under keys[i] (once for a key that repeats, as identical images do)."""
+        first = {}
+        for row, key in enumerate(keys):
+            if key not in self.index and key not in first:
+                first[key] = row
+        if not first:
+            return
+        rows = list(first.values())
+        self.keys = np.concatenate([self.keys, np.array(list(first), dtype="<U64")])
+        self.vectors = vectors[rows] if self.vectors is None else np.concatenate([self.vectors, vectors[rows]])
+        self.index = {key: row for row, key in enumerate(self.keys)}
+        for name, array in (("vectors", self.vectors), ("keys", self.keys)):  # keys last: they mark completion
+            with atomic_path(self.folder / f"{name}.npy") as temporary, open(temporary, "wb") as handle:
+                np.save(handle, array, allow_pickle=False)
+
+    def lookup(self, keys):
+        return self.vectors[[self.index[key] for key in keys]]
+
+
+class BackboneEmbedding(TransformerMixin, BaseEstimator):
+    """[pooled features | logits of ImageNet classes source_classes[0]..source_classes[1]-1] per image."""
+
+    def __init__(self, backbone="lite0", weights="", views="flip", source_classes=(151, 276), batch_size=16):
+        self.backbone = backbone
+        self.weights = weights
+        self.views = views
+        self.source_classes = source_classes
+        self.batch_size = batch_size
+
+    def fit(self, X, y=None):
+        return self
+
+    def __sklearn_is_fitted__(self):
+        return True  # nothing to learn
+
+    def store_name(self, weights_id, resolution):
+        spec = [self.backbone, weights_id, resolution, self.views, list(self.source_classes)]
+        return f"{self.backbone}-{hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]}"
+
+    def transform(self, X, log=print):
+        network, weights_id = backbone(self.backbone, self.weights)
+        store = EmbeddingStore(image_cache.CACHE_DIR / "embeddings" / self.store_name(weights_id, network.resolution))
+        keys = image_keys(X)
+        missing = store.missing(keys)
+        if len(missing):
+            start = time.perf_counter()
+            store.add(keys[missing], self.embed(network, np.asarray(X)[missing]))
+            log(f"embedded {len(missing)} images with {self.backbone} in {time.perf_counter() - start:.1f}s")
+        return store.lookup(keys)
+
+    def embed(self, network, images):
+        from pipelines.models.efficientnet import PIXEL_MEAN, PIXEL_STD
+
+        if self.views not in VIEWS:
+            raise ValueError(f"views={self.views!r}: choose one of {', '.join(VIEWS)}")
+        device = next(network.parameters()).device
+        first, stop = self.source_classes
+        batches = range(0, len(images), self.batch_size)
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc=f"embedding with {self.backbone}", unit="batch")
+        chunks = []
+        with torch.inference_mode():
+            for start in batches:
+                x = torch.from_numpy(np.array(images[start:start + self.batch_size])).to(device)
+                x = (x.permute(0, 3, 1, 2).float() - PIXEL_MEAN) / PIXEL_STD
+                if x.shape[-1] != network.resolution:
+                    x = torch.nn.functional.interpolate(x, size=(network.resolution, network.resolution),
+                                                        mode="bilinear", antialias=True, align_corners=False)
+                # channels_last in small batches: about 2x faster than NCHW batches of 64 on a 2-core CPU
+                x = x.contiguous(memory_format=torch.channels_last)
+                views = [x, torch.flip(x, dims=[3])] if self.views == "flip" else [x]
+                outputs = []
+                for view in views:
+                    features = network.features(view)
+                    outputs.append(torch.cat([features, network.classifier(features)[:, first:stop]], dim=1))
+                chunks.append((sum(outputs) / len(outputs)).float().cpu().numpy())
+        return np.concatenate(chunks)
+
+
+class PooledFeatures(TransformerMixin, BaseEstimator):
+    """The pooled features of BackboneEmbedding's rows, without the trailing `n_source` ImageNet logits."""
+
+    def __init__(self, n_source):
+        self.n_source = n_source
+
+    def fit(self, X, y=None):
+        return self
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    def transform(self, X):
+        return np.asarray(X)[:, :-self.n_source]

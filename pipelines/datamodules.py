@@ -45,7 +45,9 @@ class ArrayDataModule(pl.LightningDataModule):
 
 
 class AugmentedImages(Dataset):
-    """uint8 HWC images through an albumentations transform, one image at a time."""
+    """uint8 HWC images through an albumentations transform, one image at a time. In loader
+    workers each worker reseeds its copy of the transform (seed_worker), so the workers draw
+    different augmentations, reproducibly from the loader's seeded generator."""
 
     def __init__(self, images, labels, transform):
         self.images, self.labels, self.transform = images, labels, transform
@@ -58,8 +60,16 @@ class AugmentedImages(Dataset):
         return torch.from_numpy(np.ascontiguousarray(image)), self.labels[index]
 
 
+def seed_worker(worker_id):
+    """A loader worker's own augmentation stream: torch gives each worker base seed + worker id,
+    the base seed drawn from the loader's (seeded) generator."""
+    info = torch.utils.data.get_worker_info()
+    info.dataset.transform.set_random_seed(torch.initial_seed() % 2**32)
+
+
 class ImageDataModule(pl.LightningDataModule):
-    """uint8 NHWC image batches (normalised on the model's device); `transform` augments training images."""
+    """uint8 NHWC image batches (normalised on the model's device); `transform` (albumentations)
+    augments training images one by one, in `num_workers` loader workers."""
 
     def __init__(self, X_train, y_train, X_valid=None, y_valid=None, batch_size=256, transform=None,
                  num_workers=0, eval_batch_size=1024):
@@ -69,7 +79,7 @@ class ImageDataModule(pl.LightningDataModule):
         if transform is None:
             self.train = TensorDataset(torch.from_numpy(np.asarray(X_train)), labels)
         else:
-            transform.set_random_seed(seed % 2**32)
+            transform.set_random_seed(seed % 2**32)  # the stream without workers
             self.train = AugmentedImages(np.asarray(X_train), labels, transform)
         self.valid = None if X_valid is None else TensorDataset(torch.from_numpy(np.asarray(X_valid)),
                                                                 torch.as_tensor(y_valid, dtype=torch.long))
@@ -81,7 +91,8 @@ class ImageDataModule(pl.LightningDataModule):
         if isinstance(self.train, TensorDataset):
             return batch_loader(self.train, self.batch_size, shuffle=True, generator=generator)
         return DataLoader(self.train, batch_size=self.batch_size, shuffle=True, generator=generator, drop_last=True,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          worker_init_fn=seed_worker if self.num_workers else None)
 
     def val_dataloader(self):
         return [] if self.valid is None else batch_loader(self.valid, self.eval_batch_size)
@@ -89,3 +100,62 @@ class ImageDataModule(pl.LightningDataModule):
     @staticmethod
     def predict_loader(X, batch_size=256):
         return batch_loader(TensorDataset(torch.from_numpy(np.array(X))), batch_size)  # a copy: caches are read-only
+
+
+class AugmentedBatches:
+    """An epoch's training batches from images that stay on one device: a shuffled order, then per
+    batch one gather and the batched augmentation (features/augment.py), all on that device."""
+
+    def __init__(self, images, labels, batch_size, augment):
+        self.images, self.labels, self.batch_size, self.augment = images, labels, batch_size, augment
+        self.epoch = 0
+
+    def __len__(self):
+        return len(self.images) // self.batch_size  # the last, partial batch is left out (BatchNorm)
+
+    def __iter__(self):
+        generator = self.augment.generator
+        order = torch.randperm(len(self.images), generator=generator, device=generator.device)
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            indices = order[start:start + self.batch_size]
+            yield self.augment(self.images[indices], indices, epoch), self.labels[indices]
+
+
+class TensorImageDataModule(pl.LightningDataModule):
+    """The training images as one uint8 NHWC tensor on the model's device (moved there once, at
+    setup); batches are augmented there by BatchAugment: no per-image work, no loader workers.
+    The same code runs on a CPU. Validation and test images travel per batch."""
+
+    def __init__(self, X_train, y_train, X_valid=None, y_valid=None, batch_size=512, mirrored=True, shift=2,
+                 cutout=0, eval_batch_size=1024):
+        super().__init__()
+        self.images = torch.from_numpy(np.array(X_train))  # a copy: image caches are read-only memory maps
+        self.labels = torch.as_tensor(y_train, dtype=torch.long)
+        self.valid = None if X_valid is None else TensorDataset(torch.from_numpy(np.array(X_valid)),
+                                                                torch.as_tensor(y_valid, dtype=torch.long))
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.augment_options = {"mirrored": mirrored, "shift": shift, "cutout_size": cutout}
+        self.seed = torch.initial_seed()  # the fold's seed, set by the cross-validation engine
+        self.batches = None
+
+    def setup(self, stage=None):
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        self.images, self.labels = self.images.to(device), self.labels.to(device)
+        generator = torch.Generator(device=device).manual_seed(self.seed)
+        from features.augment import BatchAugment
+
+        self.batches = AugmentedBatches(self.images, self.labels, self.batch_size,
+                                        BatchAugment(len(self.images), generator, **self.augment_options))
+
+    def train_dataloader(self):
+        if self.batches is None:  # asked for its length before fitting
+            return range(len(self.images) // self.batch_size)
+        return self.batches
+
+    def val_dataloader(self):
+        return [] if self.valid is None else batch_loader(self.valid, self.eval_batch_size)
+
+    @staticmethod
+    def predict_loader(X, batch_size=1024):
+        return batch_loader(TensorDataset(torch.from_numpy(np.array(X))), batch_size)

@@ -1,6 +1,8 @@
 """A LightningModule behind scikit-learn's fit/predict, so the cross-validation engine
 treats Lightning models and scikit-learn models alike. Both save their fitted state into a
 fold's folder and load it back into an estimator built from the same parameters."""
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from sklearn.base import clone
@@ -11,35 +13,51 @@ from .persist import load_checkpoint, load_object, save_checkpoint, save_object
 from .trainer import EpochSeconds, logged_epochs, make_trainer
 
 
+@contextmanager
+def torch_threads(threads):
+    """torch's intra-op threads set to `threads` (None: unchanged) for the duration."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 class LightningEstimator:
     """Builds `module_class.build(X, y, total_steps, **module_params)` at each fit and trains it
-    with a Trainer; `history_` holds the per-epoch metrics its CSV logger wrote."""
+    with a Trainer; `history_` holds the per-epoch metrics its CSV logger wrote. `threads` caps
+    torch's CPU threads (small tabular models: see SklearnEstimator on why one is robust)."""
 
     checkpoint = "model.ckpt"
 
     def __init__(self, module_class, module_params, batch_size=256, max_epochs=80,
-                 datamodule_class=ArrayDataModule, datamodule_params=None):
+                 datamodule_class=ArrayDataModule, datamodule_params=None, threads=None):
         self.module_class = module_class
         self.module_params = module_params
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.datamodule_class = datamodule_class
         self.datamodule_params = datamodule_params or {}
+        self.threads = threads
 
     def fit(self, X, y, validation=None, callbacks=(), loggers=()):
         X_valid, y_valid = validation if validation is not None else (None, None)
         data = self.datamodule_class(X, y, X_valid, y_valid, batch_size=self.batch_size, **self.datamodule_params)
         total_steps = self.max_epochs * len(data.train_dataloader())
-        self.module_ = self.module_class.build(X, y, total_steps=total_steps, **self.module_params)
-        self.trainer_ = make_trainer(self.max_epochs, callbacks=[EpochSeconds(), *callbacks], loggers=loggers)
-        self.trainer_.fit(self.module_, datamodule=data)
+        with torch_threads(self.threads):
+            self.module_ = self.module_class.build(X, y, total_steps=total_steps, **self.module_params)
+            self.trainer_ = make_trainer(self.max_epochs, callbacks=[EpochSeconds(), *callbacks], loggers=loggers)
+            self.trainer_.fit(self.module_, datamodule=data)
         csv = [logger for logger in loggers if type(logger).__name__ == "CSVLogger"]
         self.history_ = logged_epochs(f"{csv[0].log_dir}/metrics.csv") if csv else []
         return self
 
     def predict(self, X):
         trainer = make_trainer(1, progress=False)
-        batches = trainer.predict(self.module_, self.datamodule_class.predict_loader(X))
+        with torch_threads(self.threads):
+            batches = trainer.predict(self.module_, self.datamodule_class.predict_loader(X))
         return torch.cat(batches).float().cpu().numpy().astype(np.float64)
 
     def save(self, folder):

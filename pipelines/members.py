@@ -137,7 +137,7 @@ def mlp(inputs, classification):
         if classification:
             module_params.update(n_classes=p["n_classes"], label_smoothing=p["label_smoothing"])
         return LightningEstimator(MLPClassifier if classification else MLPRegressor, module_params,
-                                  batch_size=p["batch_size"], max_epochs=p["max_epochs"])
+                                  batch_size=p["batch_size"], max_epochs=p["max_epochs"], threads=p["threads"])
 
     return Member(inputs["linear"], model, {
         "hidden": Param(128, low=1, search=(32, 512), log=True),
@@ -147,6 +147,7 @@ def mlp(inputs, classification):
         "label_smoothing": Param(0.0, low=0.0, high=0.5),
         "batch_size": Param(256, low=1, search=(64, 1024), log=True),
         "max_epochs": Param(30, low=1, search=(10, 80)),
+        "threads": THREADS,
     })
 
 

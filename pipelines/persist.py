@@ -64,8 +64,11 @@ def save_checkpoint(trainer, path):
 
 
 def load_checkpoint(module_class, path):
+    """A module_class restored from its checkpoint; its `restore_kwargs` (if any) are passed to its
+    constructor, e.g. to skip loading pretrained weights that the checkpoint replaces anyway."""
     try:
-        return module_class.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+        return module_class.load_from_checkpoint(path, map_location="cpu", weights_only=True,
+                                                 **getattr(module_class, "restore_kwargs", {}))
     except Exception as error:  # noqa: BLE001 - unpickling refusals, missing keys, wrong shapes
         first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
         raise UserError(f"cannot load {path} as a {module_class.__name__} checkpoint ({first})") from None

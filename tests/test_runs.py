@@ -271,10 +271,11 @@ def test_refit_trains_on_all_rows_and_predict_uses_those_models(house_dir, in_tm
     ("cifar10", lambda root: make_cifar(root / "cifar-10", n_train=60, n_test=20),
      ["--folds", "2", "--set", "max_epochs=2", "--set", "widths=8,8,8", "--set", "batch_size=16"]),
     ("dog_breeds", lambda root: make_dog_breeds(root / "dog-breed-identification", n_test=6),
-     ["--folds", "2", "--set", "backbone=tiny", "--set", "image_size=64", "--set", "max_epochs=2"]),
+     ["--folds", "2", "--set", "models=tiny", "--set", "image_size=64", "--set", "tiny.max_epochs=2"]),
     ("dog_breeds", lambda root: make_dog_breeds(root / "dog-breed-identification", n_test=4),
-     ["--preset", "gpu", "--folds", "2", "--set", "backbone=tiny", "--set", "image_size=64", "--set", "max_epochs=1",
-      "--set", "batch_size=32", "--set", "num_workers=0", "--set", "unfreeze=1"]),
+     ["--preset", "gpu", "--folds", "2", "--set", "finetune.backbone=tiny", "--set", "image_size=64",
+      "--set", "finetune.max_epochs=1", "--set", "finetune.batch_size=32", "--set", "finetune.unfreeze=1",
+      "--set", "finetune.num_workers=0"]),
 ])
 def test_predict_reproduces_image_runs_offline(name, make, argv, in_tmp, tmp_path, capsys):
     data_dir = make(tmp_path)

@@ -3,7 +3,8 @@
 Patch-whitening first layer (fixed 2x2 filters from the eigenvectors of the training
 patches' covariance), then three conv groups (conv, max-pool, BatchNorm, GELU, conv,
 BatchNorm, GELU) and a linear head on max-pooled features. Narrow widths suit a CPU;
-airbench's own are (64, 256, 256).
+airbench's own are (64, 256, 256). With identity_init, each 3x3 convolution's first filters
+start as the identity (an implicit residual path), as in airbench94.
 """
 import torch
 from torch import nn
@@ -15,29 +16,37 @@ def batch_norm(channels):
     return norm
 
 
+def conv(channels_in, channels_out, identity_init):
+    layer = nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False)
+    if identity_init:
+        with torch.no_grad():
+            nn.init.dirac_(layer.weight[:min(channels_in, channels_out)])
+    return layer
+
+
 class ConvGroup(nn.Sequential):
-    def __init__(self, channels_in, channels_out):
+    def __init__(self, channels_in, channels_out, identity_init=False):
         super().__init__(
-            nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False),
+            conv(channels_in, channels_out, identity_init),
             nn.MaxPool2d(2),
             batch_norm(channels_out),
             nn.GELU(),
-            nn.Conv2d(channels_out, channels_out, 3, padding=1, bias=False),
+            conv(channels_out, channels_out, identity_init),
             batch_norm(channels_out),
             nn.GELU(),
         )
 
 
 class AirbenchNet(nn.Module):
-    def __init__(self, num_classes=10, widths=(64, 256, 256), whiten_width=24):
+    def __init__(self, num_classes=10, widths=(64, 256, 256), whiten_width=24, identity_init=False):
         super().__init__()
         self.whiten = nn.Conv2d(3, whiten_width, kernel_size=2, padding=0, bias=True)
         self.whiten.weight.requires_grad = False
         self.body = nn.Sequential(
             nn.GELU(),
-            ConvGroup(whiten_width, widths[0]),
-            ConvGroup(widths[0], widths[1]),
-            ConvGroup(widths[1], widths[2]),
+            ConvGroup(whiten_width, widths[0], identity_init),
+            ConvGroup(widths[0], widths[1], identity_init),
+            ConvGroup(widths[1], widths[2], identity_init),
             nn.AdaptiveMaxPool2d(1),
             nn.Flatten(),
         )

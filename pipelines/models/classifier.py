@@ -1,5 +1,7 @@
-"""Image classification: any backbone, label smoothing, SGD with Nesterov momentum,
-warm-up then linear decay, test-time augmentation. Serves CIFAR-10 and the dog breeds."""
+"""Image classification: any backbone, label smoothing, SGD with Nesterov momentum, warm-up then
+linear decay, test-time augmentation; and airbench94's extras (github KellerJordan/airbench) where
+they earn their keep: a larger learning rate for BatchNorm biases, the whitening layer's bias
+trained only in the first epochs, Lookahead, and torch.compile on a GPU."""
 import numpy as np
 import pytorch_lightning as pl
 import torch
@@ -9,6 +11,7 @@ from pipelines.errors import UserError
 
 from .airbench import AirbenchNet
 from .classification import ClassificationSteps
+from .lookahead import Lookahead
 from .resnet import ResNet18
 
 NETWORKS = {"airbench": AirbenchNet, "resnet18": ResNet18}
@@ -24,12 +27,16 @@ def channel_stats(images, sample=10_000):
 class ImageClassifier(ClassificationSteps, pl.LightningModule):
     def __init__(self, num_classes, model="airbench", widths=None, lr=0.2, momentum=0.9, weight_decay=5e-4,
                  label_smoothing=0.2, warmup=0.2, total_steps=1000, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
-                 tta=2, channels_last=False):
+                 tta=2, channels_last=False, bias_lr_scale=1.0, whiten_bias_epochs=0, lookahead=False,
+                 identity_init=False, compile=False):
         super().__init__()
         self.save_hyperparameters()
         if model not in NETWORKS:
             raise UserError(f"--set model={model}: choose one of {', '.join(NETWORKS)}")
-        self.net = NETWORKS[model](num_classes, **({"widths": tuple(widths)} if widths else {}))
+        options = {"widths": tuple(widths)} if widths else {}
+        if model == "airbench":
+            options["identity_init"] = identity_init
+        self.net = NETWORKS[model](num_classes, **options)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         if channels_last:
@@ -45,6 +52,18 @@ class ImageClassifier(ClassificationSteps, pl.LightningModule):
             module.net.init_whitening(module.normalize(torch.from_numpy(np.asarray(X[rows]))))
         return module
 
+    def setup(self, stage):
+        if self.hparams.compile and self.trainer is not None and self.trainer.strategy.root_device.type == "cuda":
+            self.net.compile()  # in place: the state dict keeps its names
+
+    def configure_callbacks(self):
+        return [Lookahead()] if self.hparams.lookahead else []
+
+    def on_train_epoch_start(self):
+        whiten = getattr(self.net, "whiten", None)
+        if whiten is not None and whiten.bias is not None and self.hparams.whiten_bias_epochs:
+            whiten.bias.requires_grad_(self.current_epoch < self.hparams.whiten_bias_epochs)
+
     def normalize(self, images):
         """uint8 NHWC -> normalised float NCHW (on the module's device: uint8 travels, 4x less to move)."""
         x = (images.permute(0, 3, 1, 2).float() - self.mean) / self.std
@@ -59,10 +78,18 @@ class ImageClassifier(ClassificationSteps, pl.LightningModule):
         return sum(torch.softmax(self.net(v).float(), dim=1) for v in views) / len(views)
 
     def configure_optimizers(self):
-        parameters = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.SGD(parameters, lr=self.hparams.lr, momentum=self.hparams.momentum, nesterov=True,
-                                    weight_decay=self.hparams.weight_decay)
-        total, warmup = self.hparams.total_steps, max(1, int(self.hparams.warmup * self.hparams.total_steps))
+        """SGD; biases (BatchNorm shifts, the whitening bias) learn `bias_lr_scale` times faster with
+        the same decay per step, as in airbench."""
+        hp = self.hparams
+        biases = [p for name, p in self.named_parameters() if name.endswith("bias") and p.ndim == 1]
+        ids = {id(p) for p in biases}
+        weights = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
+        groups = [{"params": weights, "lr": hp.lr, "weight_decay": hp.weight_decay}]
+        if biases:
+            groups.append({"params": biases, "lr": hp.lr * hp.bias_lr_scale,
+                           "weight_decay": hp.weight_decay / hp.bias_lr_scale})
+        optimizer = torch.optim.SGD(groups, momentum=hp.momentum, nesterov=True)
+        total, warmup = hp.total_steps, max(1, int(hp.warmup * hp.total_steps))
 
         def schedule(step):
             return step / warmup if step < warmup else max(0.0, (total - step) / max(1, total - warmup))

@@ -4,7 +4,8 @@ The frozen trunk runs without gradients and keeps its BatchNorm statistics (eval
 only the tail (the last `unfreeze` blocks and the head convolution) pays for backward. The
 new classifier starts as the pretrained classifier's rows of the source classes each target
 class is assigned to (as in head.py), so training begins from the zero-shot predictions;
-the backbone tail learns at `backbone_lr_scale` times the head's rate.
+the backbone tail learns at `backbone_lr_scale` times the head's rate. Drop connect in the
+tail draws from torch's random state, which the engine seeds per fold from --seed.
 """
 import warnings
 
@@ -24,13 +25,15 @@ warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the st
 
 
 class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
+    restore_kwargs = {"pretrained": False}  # a checkpoint holds every weight: no weights file needed to load it
+
     def __init__(self, n_classes, source_classes, backbone="lite0", weights="", unfreeze=5, lr=1e-3,
                  backbone_lr_scale=0.1, weight_decay=1e-2, label_smoothing=0.1, dropout=0.2, warmup=0.1,
-                 total_steps=1000, assignment=None):
+                 total_steps=1000, assignment=None, pretrained=True):
         super().__init__()
-        self.save_hyperparameters(ignore=["assignment"])
-        self.net, _, _ = load_backbone(backbone, weights or None)
-        blocks = len(self.net._blocks)
+        self.save_hyperparameters(ignore=["assignment", "pretrained"])
+        self.net, _, _ = load_backbone(backbone, weights or None, pretrained=pretrained)
+        blocks = len(self.net.blocks)
         if not 0 <= unfreeze <= blocks:
             raise UserError(f"--set unfreeze={unfreeze}: this backbone has {blocks} blocks; choose 0 to {blocks}")
         self.first_trained = blocks - unfreeze
@@ -39,21 +42,20 @@ class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
         for module in self.tail_modules():
             for parameter in module.parameters():
                 parameter.requires_grad = True
-        source = self.net._fc
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(source.in_features, n_classes)
+        self.classifier = nn.Linear(self.net.classifier.in_features, n_classes)
         if assignment is not None:
             self.start_from_source(assignment)
 
     def tail_modules(self):
-        return [*self.net._blocks[self.first_trained:], self.net._conv_head, self.net._bn1]
+        return [*self.net.blocks[self.first_trained:], self.net.head]
 
     def start_from_source(self, assignment):
         """Classifier rows = the pretrained rows of each class's assigned source class."""
         rows = torch.as_tensor(self.hparams.source_classes[0] + np.asarray(assignment))
         with torch.no_grad():
-            self.classifier.weight.copy_(self.net._fc.weight[rows])
-            self.classifier.bias.copy_(self.net._fc.bias[rows])
+            self.classifier.weight.copy_(self.net.classifier.weight[rows])
+            self.classifier.bias.copy_(self.net.classifier.bias[rows])
 
     @classmethod
     def build(cls, X, y, total_steps, sample_per_class=8, **params):
@@ -68,13 +70,13 @@ class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
         with torch.inference_mode():
             for start in range(0, len(rows), 32):
                 features = module.features(torch.from_numpy(np.asarray(X[rows[start:start + 32]])))
-                logits.append(module.net._fc(features)[:, first:stop])
+                logits.append(module.net.classifier(features)[:, first:stop])
         module.start_from_source(assign_source_classes(torch.cat(logits), labels[rows], params["n_classes"]))
         return module
 
     def train(self, mode=True):
         super().train(mode)
-        self.net.eval()  # frozen BatchNorm statistics and no drop-connect in the trunk...
+        self.net.eval()  # frozen BatchNorm statistics and no drop connect in the trunk...
         for module in self.tail_modules():
             module.train(mode)  # ...while the tail trains normally
         return self
@@ -83,16 +85,9 @@ class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
         """uint8 NHWC -> pooled features; the trunk runs without gradients."""
         x = (images.permute(0, 3, 1, 2).float() - PIXEL_MEAN) / PIXEL_STD
         x = x.contiguous(memory_format=torch.channels_last)
-        net, blocks = self.net, self.net._blocks
-        rate = net._global_params.drop_connect_rate or 0.0
         with torch.no_grad():
-            x = net._swish(net._bn0(net._conv_stem(x)))
-            for index in range(self.first_trained):
-                x = blocks[index](x, drop_connect_rate=rate * index / len(blocks))
-        for index in range(self.first_trained, len(blocks)):
-            x = blocks[index](x, drop_connect_rate=rate * index / len(blocks))
-        x = net._swish(net._bn1(net._conv_head(x)))
-        return x.mean(dim=(2, 3))
+            x = self.net.trunk(x, self.first_trained)
+        return self.net.tail(x, self.first_trained)
 
     def forward(self, images):
         return self.classifier(self.dropout(self.features(images)))
