@@ -1,11 +1,12 @@
 """CIFAR-10: whole commands (decode, train, predict every test image, write the CSV), side by side.
 
     python -m benchmarks.cifar10 [--data-dir DIR] [--presets cpu-albumentations,cpu] [--seeds 0]
-                                 [--set key=value ...]
+                                 [--set key=value ...] [--workdir DIR]
 
 Each preset runs as `python -m pipelines.run cifar10 --preset P` (one stratified 80/20 holdout)
 for each seed, in one shared working folder: the first run decodes the images, the others find
-the cache warm. Printed per run: holdout accuracy, wall time, seconds per epoch, and training
+the cache warm (`--workdir` keeps the folder and its runs, e.g. for `benchmarks.runs --image-run`).
+Printed per run: holdout accuracy, wall time, seconds per epoch, and training
 seconds (the sum of the epochs; epoch 0 apart, as it holds torch.compile's warm-up on a GPU);
 then each preset's mean over seeds. The default compares the cpu preset with the path it
 replaced (per-image albumentations). On a GPU: --presets gpu --seeds 0,1,2,3,4.
@@ -29,9 +30,11 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "cifar-10"
 def run(data_dir, workdir, preset, seed, assignments):
     before = set((workdir / "runs" / "cifar10").glob("2*"))
     start = time.perf_counter()
+    sets = [option for a in assignments for option in ("--set", a)]
     done = subprocess.run([sys.executable, "-m", "pipelines.run", "cifar10", "--data-dir", str(data_dir),
-                           "--preset", preset, "--seed", str(seed), *sum((["--set", a] for a in assignments), [])],
-                          cwd=workdir, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                           "--preset", preset, "--seed", str(seed), *sets],
+                          check=False, cwd=workdir, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
     wall = time.perf_counter() - start
     if done.returncode:
         sys.exit(f"run failed:\n{done.stderr}")
@@ -48,11 +51,13 @@ def main():
     parser.add_argument("--presets", default="cpu-albumentations,cpu")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--set", action="append", default=[])
+    parser.add_argument("--workdir", type=Path, help="keep the runs and the image cache here (default: a temp folder)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     results = {}
-    with tempfile.TemporaryDirectory() as workdir:
-        workdir = Path(workdir)
+    with tempfile.TemporaryDirectory() as temporary:
+        workdir = args.workdir.resolve() if args.workdir else Path(temporary)
+        workdir.mkdir(parents=True, exist_ok=True)
         for preset in args.presets.split(","):
             for seed in seeds:
                 r = run(args.data_dir.resolve(), workdir, preset, seed, args.set)

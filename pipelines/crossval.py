@@ -25,17 +25,24 @@ from .errors import UserError
 from .trainer import logged_epochs, make_loggers
 
 
+def _holdout_or_kfold(folds, seed, holdout, kfold):
+    if folds == 1:
+        return holdout(n_splits=1, test_size=0.2, random_state=seed)
+    return kfold(n_splits=folds, shuffle=True, random_state=seed)
+
+
 def kfold(folds, seed):
     """Shuffled K-fold; folds=1 is a single 80/20 holdout split."""
-    if folds == 1:
-        return ShuffleSplit(n_splits=1, test_size=0.2, random_state=seed)
-    return KFold(n_splits=folds, shuffle=True, random_state=seed)
+    return _holdout_or_kfold(folds, seed, ShuffleSplit, KFold)
 
 
 def stratified_kfold(folds, seed):
-    if folds == 1:
-        return StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=seed)
-    return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return _holdout_or_kfold(folds, seed, StratifiedShuffleSplit, StratifiedKFold)
+
+
+def group_kfold(folds, seed):
+    """Shuffled K-fold over groups: no group spans two folds."""
+    return _holdout_or_kfold(folds, seed, GroupShuffleSplit, GroupKFold)
 
 
 class FirstSplit:
@@ -46,13 +53,6 @@ class FirstSplit:
 
     def split(self, X, y=None, groups=None):
         yield next(self.splitter.split(X, y, groups))
-
-
-def group_kfold(folds, seed):
-    """Shuffled K-fold over groups: no group spans two folds."""
-    if folds == 1:
-        return GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=seed)
-    return GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
 
 
 def stratified_group_kfold(folds, seed):

