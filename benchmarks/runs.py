@@ -111,7 +111,7 @@ def image_run(run_dir):
         submission = Path(status["submission"])
         submission = submission if submission.is_absolute() else run_dir.parents[2] / submission
         same = submission.is_file() and Path(workdir, "p.csv").read_bytes() == submission.read_bytes()
-        rows = sum(1 for _ in open(Path(workdir, "p.csv"))) - 1
+        rows = len(Path(workdir, "p.csv").read_text().splitlines()) - 1
     print(f"{config['competition']} ({config.get('preset')} preset): predict of {rows} test images from a cold "
           f"image cache {seconds:.1f} s (run: {json.loads((run_dir / 'metrics.json').read_text())['seconds']:.0f} s); "
           f"same submission: {same}; run folder {size(run_dir) / 2**20:.1f} MiB")

@@ -66,8 +66,10 @@ def frozen_head(backbone):
 def probe(backbone):
     """A logistic regression on the standardised pooled features (no ImageNet rows)."""
     recipe = embeddings(backbone)
-    features = lambda data, params: make_pipeline(recipe(data, params), PooledFeatures(N_SOURCE),  # noqa: E731
-                                                  StandardScaler())
+
+    def features(data, params):
+        return make_pipeline(recipe(data, params), PooledFeatures(N_SOURCE), StandardScaler())
+
     return Member(features, lambda p: SklearnEstimator(
         LogisticRegression(C=p["C"], max_iter=p["max_iter"], random_state=p["seed"]), p["n_classes"], p["threads"]), {
         "C": Param(0.01, low=1e-8, search=(1e-3, 1.0), log=True),
