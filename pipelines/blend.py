@@ -117,7 +117,7 @@ def blend_runs(paths, submission_path=None, log=print):
         metrics = folder.metrics
         log(f"{label}: CV {competition.metric.name} {format_score(metrics['mean'], metrics['std'])}")
     result, weights = blend(results, data.y, splits, competition.metric, excluded)
-    for label, run_result in results.items():  # each run scored on the same folds, for the record
+    for run_result in results.values():  # each run scored on the same folds, for the record
         run_result.folds = [Fold(k, float(competition.metric.score(data.y[rows], run_result.oof[rows])), 0.0)
                             for k, (_, rows) in enumerate(splits)]
     log("blend weights: " + ", ".join(f"{label} {weight:.3f}" for label, weight in weights.items()))
