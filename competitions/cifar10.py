@@ -33,6 +33,8 @@ PARAMS = {
     "warmup": Param(0.2, low=0.0, high=1.0),
     "whiten_bias_epochs": Param(3, low=0),          # then the whitening layer's bias is frozen; 0: never
     "lookahead": True,
+    "muon_lr": Param(0.0, low=0.0),                 # > 0: convolution filters take Muon steps at this rate
+    "muon_momentum": Param(0.6, low=0.0, high=1.0),
     "identity_init": True,                          # 3x3 convolutions start with identity filters
     "augment": Param("tensor", choices=("tensor", "albumentations")),  # batched on the device, or per image
     "mirror": True,                                 # alternating mirrors (tensor) / random flips
@@ -46,7 +48,7 @@ PARAMS = {
 
 PRESETS = {
     # 2-core CPU: a narrow airbench net, one stratified holdout split
-    "cpu": {"widths": (32, 64, 128), "max_epochs": 8, "batch_size": 256, "lr": 0.8, "folds": 1},
+    "cpu": {"widths": (32, 64, 128), "max_epochs": 8, "batch_size": 256, "lr": 0.8, "muon_lr": 0.08, "folds": 1},
     # one GPU: airbench94's widths and recipe, bf16 (the Trainer's default on GPU), torch.compile
     "gpu": {"widths": (64, 256, 256), "max_epochs": 10, "batch_size": 1024, "compile": True, "folds": 1},
     # the cpu preset before batched augmentation and airbench94's extras, for comparison
@@ -68,7 +70,8 @@ def features(data, params):
 def model(params):
     module_params = {k: params[k] for k in ("model", "widths", "lr", "momentum", "weight_decay", "bias_lr_scale",
                                             "label_smoothing", "warmup", "whiten_bias_epochs", "lookahead",
-                                            "identity_init", "tta", "channels_last", "compile")}
+                                            "muon_lr", "muon_momentum", "identity_init", "tta", "channels_last",
+                                            "compile")}
     module_params["num_classes"] = len(CLASSES)
     if params["augment"] == "tensor":
         data = (TensorImageDataModule, {"mirrored": params["mirror"], "shift": params["shift"],

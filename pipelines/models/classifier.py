@@ -1,7 +1,8 @@
 """Image classification: any backbone, label smoothing, SGD with Nesterov momentum, warm-up then
 linear decay, test-time augmentation; and airbench94's extras (github KellerJordan/airbench) where
 they earn their keep: a larger learning rate for BatchNorm biases, the whitening layer's bias
-trained only in the first epochs, Lookahead, and torch.compile on a GPU."""
+trained only in the first epochs, Lookahead, Muon for the convolution filters, and
+torch.compile on a GPU."""
 import numpy as np
 import pytorch_lightning as pl
 import torch
@@ -12,6 +13,7 @@ from pipelines.errors import UserError
 from .airbench import AirbenchNet
 from .classification import ClassificationSteps
 from .lookahead import Lookahead
+from .muon import Muon
 from .resnet import ResNet18
 
 NETWORKS = {"airbench": AirbenchNet, "resnet18": ResNet18}
@@ -28,7 +30,7 @@ class ImageClassifier(ClassificationSteps, pl.LightningModule):
     def __init__(self, num_classes, model="airbench", widths=None, lr=0.2, momentum=0.9, weight_decay=5e-4,
                  label_smoothing=0.2, warmup=0.2, total_steps=1000, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
                  tta=2, channels_last=False, bias_lr_scale=1.0, whiten_bias_epochs=0, lookahead=False,
-                 identity_init=False, compile=False):
+                 identity_init=False, compile=False, muon_lr=0.0, muon_momentum=0.6):
         super().__init__()
         self.save_hyperparameters()
         if model not in NETWORKS:
@@ -79,16 +81,22 @@ class ImageClassifier(ClassificationSteps, pl.LightningModule):
 
     def configure_optimizers(self):
         """SGD; biases (BatchNorm shifts, the whitening bias) learn `bias_lr_scale` times faster with
-        the same decay per step, as in airbench."""
+        the same decay per step, as in airbench. With `muon_lr`, convolution filters take Muon steps."""
         hp = self.hparams
         biases = [p for name, p in self.named_parameters() if name.endswith("bias") and p.ndim == 1]
-        ids = {id(p) for p in biases}
-        weights = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
+        trained = [p for p in self.parameters() if p.requires_grad]
+        filters = [p for p in trained if p.ndim == 4] if hp.muon_lr else []
+        taken = {id(p) for p in biases + filters}
+        weights = [p for p in trained if id(p) not in taken]
         groups = [{"params": weights, "lr": hp.lr, "weight_decay": hp.weight_decay}]
         if biases:
             groups.append({"params": biases, "lr": hp.lr * hp.bias_lr_scale,
                            "weight_decay": hp.weight_decay / hp.bias_lr_scale})
-        optimizer = torch.optim.SGD(groups, momentum=hp.momentum, nesterov=True)
+        if filters:
+            groups.append({"params": filters, "lr": hp.muon_lr, "momentum": hp.muon_momentum, "orthogonalize": True})
+            optimizer = Muon(groups, lr=hp.lr, momentum=hp.momentum)
+        else:
+            optimizer = torch.optim.SGD(groups, momentum=hp.momentum, nesterov=True)
         total, warmup = hp.total_steps, max(1, int(hp.warmup * hp.total_steps))
 
         def schedule(step):
