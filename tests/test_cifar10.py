@@ -12,6 +12,11 @@ from tests.synthetic import CIFAR_CLASSES, make_cifar
 
 TINY = ["--set", "widths=16,16,16", "--set", "batch_size=10", "--set", "lr=0.5", "--set", "label_smoothing=0",
         "--set", "tta=1"]
+# A calm recipe for a test that scores: the cpu preset's lr with BatchNorm biases at 64x and batch 10 sends
+# some folds to chance on some seeds; at lr 0.05, batch 20, no bias boost and no Lookahead, 16 runs (seeds
+# 0-7, 10 and 15 epochs) scored 0.79-0.97 on these images.
+STEADY = ["--set", "widths=16,16,16", "--set", "batch_size=20", "--set", "lr=0.05", "--set", "bias_lr_scale=1",
+          "--set", "lookahead=false", "--set", "label_smoothing=0", "--set", "tta=1"]
 
 
 def run_lines(capsys, argv):
@@ -22,13 +27,13 @@ def run_lines(capsys, argv):
 def test_cifar10_end_to_end_on_generated_pngs(tmp_path, in_tmp, capsys):
     folder = make_cifar(tmp_path / "cifar-10", n_train=200, n_test=40)
     lines = run_lines(capsys, ["cifar10", "--data-dir", str(folder), "--folds", "2", "--set", "max_epochs=10",
-                               "--submission", "s.csv", *TINY])
+                               "--submission", "s.csv", *STEADY])
     submission = pd.read_csv(in_tmp / lines[-1])
     assert list(submission.columns) == ["id", "label"]
     assert submission.id.tolist() == list(range(1, 41))
     assert set(submission.label) <= set(CIFAR_CLASSES)
     accuracy = float(next(line for line in lines if line.startswith("CV accuracy")).split()[2])
-    assert accuracy > 0.35  # colour tells the class: far above chance (0.1)
+    assert accuracy > 0.6  # colour tells the class: far above chance (0.1)
     [run_dir] = (in_tmp / "runs" / "cifar10").iterdir()
     oof = pd.read_csv(run_dir / "oof.csv")
     assert list(oof.columns) == ["id", "target"] + [f"p_{c}" for c in CIFAR_CLASSES]

@@ -40,7 +40,7 @@ def table(name, metric_name, submission="label", members=("lgbm", "linear"), **k
 def test_binary_integer_labels_accuracy(tmp_path, in_tmp, capsys):
     data = make_table(tmp_path / "binary", labels=(0, 1))
     result, submission = run_table(table("binary", "accuracy"), data)
-    assert result.mean > 0.8  # the rule is learnable: far above the 0.5 of guessing
+    assert result.mean > 0.7  # the rule is learnable: far above the 0.5 of guessing (0.81-0.90 on 4 data x 2 CV seeds)
     assert set(submission.target) <= {0, 1} and submission.target.dtype.kind == "i"
     assert result.oof.shape == (240, 2) and np.allclose(result.oof.sum(axis=1), 1)
 
@@ -72,7 +72,7 @@ def test_integer_labels_one_to_k_with_quadratic_kappa(tmp_path, in_tmp, capsys):
 def test_positive_class_probability_for_roc_auc(tmp_path, in_tmp, capsys):
     data = make_table(tmp_path / "churn", labels=("stay", "leave"))
     result, submission = run_table(table("churn", "roc_auc", "probability", positive="leave"), data)
-    assert submission.target.between(0, 1).all() and result.mean > 0.85
+    assert submission.target.between(0, 1).all() and result.mean > 0.8  # 0.90-0.97 on 4 data x 2 CV seeds
     high = submission.target > 0.5  # "leave" is the higher-score class of the rule
     test = pd.read_csv(data / "test.csv")
     assert test.x1.abs()[high.to_numpy()].mean() > test.x1.abs()[~high.to_numpy()].mean()
