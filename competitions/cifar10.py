@@ -7,15 +7,12 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import FunctionTransformer
 
-from features.augment import cifar_train_transform
 from pipelines.competition import Competition
-from pipelines.crossval import stratified_kfold
 from pipelines.data import load_labelled_images
-from pipelines.datamodules import ImageDataModule, TensorImageDataModule
 from pipelines.estimator import LightningEstimator
 from pipelines.metrics import metric
-from pipelines.models.classifier import ImageClassifier
 from pipelines.params import Param
+from pipelines.splits import stratified_kfold
 from submissions.validate import check_labels_in
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -68,6 +65,10 @@ def features(data, params):
 
 
 def model(params):
+    from features.augment import cifar_train_transform
+    from pipelines.datamodules import ImageDataModule, TensorImageDataModule
+    from pipelines.models.classifier import ImageClassifier
+
     module_params = {k: params[k] for k in ("model", "widths", "lr", "momentum", "weight_decay", "bias_lr_scale",
                                             "label_smoothing", "warmup", "whiten_bias_epochs", "lookahead",
                                             "muon_lr", "muon_momentum", "identity_init", "tta", "channels_last",

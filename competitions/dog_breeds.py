@@ -13,20 +13,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from features.augment import finetune_train_transform
 from features.embeddings import VIEWS, BackboneEmbedding, PooledFeatures
 from pipelines.competition import Competition, Member
-from pipelines.crossval import stratified_kfold
 from pipelines.data import load_labelled_images, read_csv
-from pipelines.datamodules import ImageDataModule
 from pipelines.errors import UserError
 from pipelines.estimator import LightningEstimator, SklearnEstimator
 from pipelines.members import THREADS
 from pipelines.metrics import metric
-from pipelines.models.efficientnet import load_backbone
-from pipelines.models.finetune import FineTunedBackbone
-from pipelines.models.head import PretrainedHead
 from pipelines.params import Param
+from pipelines.splits import stratified_kfold
 from submissions.validate import check_probabilities
 
 IMAGENET_DOGS = (151, 276)  # every breed of the competition is an ImageNet class in this range
@@ -48,6 +43,8 @@ def embeddings(backbone):
 def frozen_head(backbone):
     """The ImageNet breed rows of `backbone`, calibrated per fold (pipelines/models/head.py)."""
     def model(p):
+        from pipelines.models.head import PretrainedHead
+
         module_params = {k: p[k] for k in ("lr", "weight_decay", "label_smoothing", "correction")}
         return LightningEstimator(PretrainedHead, {**module_params, "n_source": N_SOURCE, "n_classes": 120},
                                   batch_size=p["batch_size"], max_epochs=p["max_epochs"], threads=p["threads"])
@@ -83,6 +80,10 @@ def finetuned(data, params):
 
 
 def finetuned_model(p):
+    from features.augment import finetune_train_transform
+    from pipelines.datamodules import ImageDataModule
+    from pipelines.models.finetune import FineTunedBackbone
+
     module_params = {k: p[k] for k in ("backbone", "weights", "unfreeze", "lr", "backbone_lr_scale",
                                        "weight_decay", "label_smoothing", "dropout", "warmup")}
     module_params.update(n_classes=120, source_classes=IMAGENET_DOGS)
@@ -124,6 +125,8 @@ def load(data_dir, params=None, train=True):
     if len(breeds) != 120:
         raise UserError(f"{data_dir / 'sample_submission.csv'} has {len(breeds)} breed columns; Kaggle's has 120")
     if "finetune" in params["models"]:  # a weights file that does not fit fails here, before any work
+        from pipelines.models.efficientnet import load_backbone
+
         load_backbone(params["finetune.backbone"], params["finetune.weights"] or None)
     return load_labelled_images(data_dir, "dog_breeds", "labels.csv", "breed", breeds, "sample_submission.csv",
                                 size=params["image_size"], read_train=train)

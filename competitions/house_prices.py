@@ -16,13 +16,12 @@ from sklearn.svm import SVR
 from features.house import house_features, large_cheap_houses
 from features.tabular import na_means_none_columns, tabular_preprocessor
 from pipelines.competition import Competition, Member
-from pipelines.crossval import kfold
 from pipelines.data import load_tabular
 from pipelines.estimator import LightningEstimator, SklearnEstimator
 from pipelines.members import THREADS
 from pipelines.metrics import metric
-from pipelines.models.mlp import MLPRegressor
 from pipelines.params import Param
+from pipelines.splits import kfold
 from submissions.validate import check_finite_positive
 
 ID, TARGET = "Id", "SalePrice"
@@ -61,11 +60,16 @@ def sklearn(estimator):
     return lambda p: SklearnEstimator(estimator(p), threads=p["threads"])
 
 
+def mlp(p):
+    from pipelines.models.mlp import MLPRegressor  # torch and Lightning load only when this member trains
+
+    return LightningEstimator(MLPRegressor, {k: p[k] for k in ("hidden", "dropout", "lr", "weight_decay")},
+                              batch_size=p["batch_size"], max_epochs=p["max_epochs"], threads=p["threads"])
+
+
 MEMBERS = {
     # mlp: from a 40-trial search (python -m pipelines.tune house_prices --trials 40), rounded
-    "mlp": Member(STANDARD, lambda p: LightningEstimator(
-        MLPRegressor, {k: p[k] for k in ("hidden", "dropout", "lr", "weight_decay")},
-        batch_size=p["batch_size"], max_epochs=p["max_epochs"], threads=p["threads"]), {
+    "mlp": Member(STANDARD, mlp, {
         "hidden": Param(512, low=1, search=(64, 512), log=True),
         "dropout": Param(0.2, low=0.0, high=0.95, search=(0.0, 0.6)),
         "lr": Param(1e-2, low=1e-6, high=10.0, search=(2e-3, 3e-2), log=True),

@@ -6,15 +6,16 @@ over test-time views (the image, and with views="flip" its mirror). Each embeddi
 under the sha256 of the image's pixels, so a fold's training rows, its validation rows or a new
 test set are looked up, and only images never seen before are computed. The store's name covers
 the backbone, its weights' sha256, the resolution and the views. Images are resized to the
-backbone's native resolution when they come at another.
+backbone's native resolution when they come at another. Workers that embed at the same time
+each add a shard file of their own, so concurrent writers never overwrite each other.
 """
 import hashlib
 import json
 import sys
 import time
+import uuid
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from pipelines.files import atomic_path
@@ -34,28 +35,47 @@ def image_keys(images):
 
 
 def backbone(name, weights=""):
+    from pipelines.devices import torch_device
     from pipelines.models.efficientnet import load_backbone
 
     if (name, weights) not in _networks:
         network, _, weights_id = load_backbone(name, weights or None)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        _networks[name, weights] = network.to(device), weights_id
+        _networks[name, weights] = network.to(torch_device()), weights_id
     return _networks[name, weights]
 
 
 class EmbeddingStore:
-    """Embeddings by image key in a folder: keys.npy and vectors.npy, rewritten atomically together."""
+    """Embeddings by image key in a folder of shards, each a .npz of keys and vectors written
+    atomically by one writer (keys.npy + vectors.npy, the older layout, is read as one more)."""
 
     def __init__(self, folder):
         self.folder = folder
-        try:
-            self.keys = np.load(folder / "keys.npy", allow_pickle=False)
-            self.vectors = np.load(folder / "vectors.npy", allow_pickle=False)
-            if len(self.keys) != len(self.vectors):
-                raise ValueError
-        except (OSError, ValueError):
-            self.keys, self.vectors = np.array([], dtype="<U64"), None
+        keys, vectors = [], []
+        for shard in self.shards():
+            keys.append(shard[0])
+            vectors.append(shard[1])
+        self.keys = np.concatenate(keys) if keys else np.array([], dtype="<U64")
+        self.vectors = np.concatenate(vectors) if vectors else None
         self.index = {key: row for row, key in enumerate(self.keys)}
+
+    def shards(self):
+        """(keys, vectors) of each readable shard; a damaged one is skipped (its images are embedded again)."""
+        legacy = [(self.folder / "keys.npy", self.folder / "vectors.npy")]
+        for keys_path, vectors_path in legacy:
+            try:
+                keys, vectors = np.load(keys_path, allow_pickle=False), np.load(vectors_path, allow_pickle=False)
+            except (OSError, ValueError):
+                continue
+            if len(keys) == len(vectors):
+                yield keys, vectors
+        for path in sorted(self.folder.glob("shard-*.npz")) if self.folder.is_dir() else ():
+            try:
+                with np.load(path, allow_pickle=False) as shard:
+                    keys, vectors = shard["keys"], shard["vectors"]
+            except (OSError, ValueError, KeyError):
+                continue
+            if len(keys) == len(vectors):
+                yield keys, vectors
 
     def missing(self, keys):
         return np.array([row for row, key in enumerate(keys) if key not in self.index], dtype=np.int64)
@@ -69,12 +89,12 @@ class EmbeddingStore:
         if not first:
             return
         rows = list(first.values())
-        self.keys = np.concatenate([self.keys, np.array(list(first), dtype="<U64")])
+        new_keys = np.array(list(first), dtype="<U64")
+        with atomic_path(self.folder / f"shard-{uuid.uuid4().hex}.npz") as temporary, open(temporary, "wb") as handle:
+            np.savez(handle, keys=new_keys, vectors=vectors[rows])
+        self.keys = np.concatenate([self.keys, new_keys])
         self.vectors = vectors[rows] if self.vectors is None else np.concatenate([self.vectors, vectors[rows]])
         self.index = {key: row for row, key in enumerate(self.keys)}
-        for name, array in (("vectors", self.vectors), ("keys", self.keys)):  # keys last: they mark completion
-            with atomic_path(self.folder / f"{name}.npy") as temporary, open(temporary, "wb") as handle:
-                np.save(handle, array, allow_pickle=False)
 
     def lookup(self, keys):
         return self.vectors[[self.index[key] for key in keys]]
@@ -112,6 +132,8 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
         return store.lookup(keys)
 
     def embed(self, network, images):
+        import torch
+
         from pipelines.models.efficientnet import PIXEL_MEAN, PIXEL_STD
 
         if self.views not in VIEWS:

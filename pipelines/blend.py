@@ -14,21 +14,23 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 
 import competitions
 from submissions.write import align_to_sample, default_path, write_submission
 
-from .crossval import CVResult, Fold
+from .crossval import CVResult
 from .data import read_csv
 from .errors import UserError, cli_main
 from .files import sha256
+from .folds import Fold
 from .report import format_score, save_outputs
 from .runfolder import RUNS_DIR, RunFolder, code_version, now, versions
 
 
 def fit_weights(predictions, y, metric):
     """Convex weights (one per member) minimising the metric's blend loss of sum_m w_m * predictions[m]."""
+    from scipy.optimize import minimize
+
     n = len(predictions)
     if n == 1:
         return np.ones(1)

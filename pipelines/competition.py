@@ -93,14 +93,22 @@ class Competition:
                             f"(comma-separated, e.g. models={','.join(list(self.members)[:2])})")
         return {name: self.members[name] for name in dict.fromkeys(names)}
 
-    def member_params(self, name, params, seed=0, n_classes=0):
+    def member_params(self, name, params, seed=0, n_classes=0, threads=1):
         """What member `name`'s callables see: shared parameters, its own by short name, seed, n_classes
-        (name None: the shared parameters only, as features recipes see them)."""
+        (name None: the shared parameters only, as features recipes see them). A `threads` of 0
+        (the default: as many as the machine gives each worker) becomes `threads`."""
         view = {key: value for key, value in params.items() if "." not in key}
         if name is not None:
             prefix = f"{name}."
             view.update({key[len(prefix):]: value for key, value in params.items() if key.startswith(prefix)})
+        if view.get("threads") == 0:
+            view["threads"] = threads
         return {**view, "seed": seed, "n_classes": n_classes}
+
+    def member_list(self, names):
+        """name -> Member for already chosen names (the single model is "model")."""
+        members = self.members or {"model": Member(self.features, self.model)}
+        return {name: members[name] for name in names}
 
     def search_space(self, member_name=None):
         """trial -> suggested values of the shared parameters and member_name's that declare a search range."""

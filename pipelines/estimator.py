@@ -1,39 +1,27 @@
-"""A LightningModule behind scikit-learn's fit/predict, so the cross-validation engine
-treats Lightning models and scikit-learn models alike. Both save their fitted state into a
-fold's folder and load it back into an estimator built from the same parameters."""
-from contextlib import contextmanager
-
+"""Models behind one contract, so the cross-validation engine treats Lightning models and
+scikit-learn-style models alike: fit(X, y, validation, callbacks, loggers), predict(X),
+save(folder), load(folder). LightningEstimator imports torch and Lightning only when it fits or
+loads, so members that never use them never pay for the import."""
 import numpy as np
-import torch
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
-from .datamodules import ArrayDataModule
-from .persist import load_checkpoint, load_object, save_checkpoint, save_object
-from .trainer import EpochSeconds, logged_epochs, make_trainer
-
-
-@contextmanager
-def torch_threads(threads):
-    """torch's intra-op threads set to `threads` (None: unchanged) for the duration."""
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+from . import devices
+from .logs import logged_epochs
+from .persist import load_object, save_object
 
 
 class LightningEstimator:
     """Builds `module_class.build(X, y, total_steps, **module_params)` at each fit and trains it
     with a Trainer; `history_` holds the per-epoch metrics its CSV logger wrote. `threads` caps
-    torch's CPU threads (small tabular models: see SklearnEstimator on why one is robust)."""
+    torch's CPU threads (small tabular models: see SklearnEstimator on why one is robust).
+    The engine gives it loggers and callbacks (it is `lightning`), which other models never see."""
 
     checkpoint = "model.ckpt"
+    lightning = True
 
     def __init__(self, module_class, module_params, batch_size=256, max_epochs=80,
-                 datamodule_class=ArrayDataModule, datamodule_params=None, threads=None):
+                 datamodule_class=None, datamodule_params=None, threads=None):
         self.module_class = module_class
         self.module_params = module_params
         self.batch_size = batch_size
@@ -42,11 +30,18 @@ class LightningEstimator:
         self.datamodule_params = datamodule_params or {}
         self.threads = threads
 
+    def _datamodule_class(self):
+        from .datamodules import ArrayDataModule
+
+        return self.datamodule_class or ArrayDataModule
+
     def fit(self, X, y, validation=None, callbacks=(), loggers=()):
+        from .trainer import EpochSeconds, make_trainer, torch_threads
+
         X_valid, y_valid = validation if validation is not None else (None, None)
-        data = self.datamodule_class(X, y, X_valid, y_valid, batch_size=self.batch_size, **self.datamodule_params)
+        data = self._datamodule_class()(X, y, X_valid, y_valid, batch_size=self.batch_size, **self.datamodule_params)
         total_steps = self.max_epochs * len(data.train_dataloader())
-        with torch_threads(self.threads):
+        with torch_threads(self.threads or devices.THREADS):
             self.module_ = self.module_class.build(X, y, total_steps=total_steps, **self.module_params)
             self.trainer_ = make_trainer(self.max_epochs, callbacks=[EpochSeconds(), *callbacks], loggers=loggers)
             self.trainer_.fit(self.module_, datamodule=data)
@@ -55,16 +50,24 @@ class LightningEstimator:
         return self
 
     def predict(self, X):
+        import torch
+
+        from .trainer import make_trainer, torch_threads
+
         trainer = make_trainer(1, progress=False)
-        with torch_threads(self.threads):
-            batches = trainer.predict(self.module_, self.datamodule_class.predict_loader(X))
+        with torch_threads(self.threads or devices.THREADS):
+            batches = trainer.predict(self.module_, self._datamodule_class().predict_loader(X))
         return torch.cat(batches).float().cpu().numpy().astype(np.float64)
 
     def save(self, folder):
+        from .persist import save_checkpoint
+
         save_checkpoint(self.trainer_, folder / self.checkpoint)
         self.trainer_ = None  # it holds the fold's data loaders
 
     def load(self, folder):
+        from .persist import load_checkpoint
+
         self.module_ = load_checkpoint(self.module_class, folder / self.checkpoint)
         return self
 

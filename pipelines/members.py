@@ -4,7 +4,9 @@ Each is a function (inputs, classification) -> Member, where `inputs` maps "tree
 to the competition's features recipes: GBDTs get native categories and missing values
 ("trees"), the linear model and the MLP imputed, scaled and one-hot inputs ("linear"). Every
 member declares its parameters with valid and searched ranges here, takes `seed` as its
-random_state and runs with `threads` threads (see SklearnEstimator).
+random_state and runs with `threads` threads (0, the default: the machine's cores shared
+among the run's workers; see SklearnEstimator). Model libraries are imported when a model is
+built, so declaring a competition imports none of them.
 """
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
@@ -13,20 +15,21 @@ from .competition import Member
 from .estimator import LightningEstimator, SklearnEstimator
 from .params import Param
 
-THREADS = Param(1, low=1, high=256)
+THREADS = Param(0, low=0, high=256)  # 0: cores // workers
 FRACTION = {"low": 0.05, "high": 1.0}
 
 
 def lightgbm(inputs, classification):
-    from lightgbm import LGBMClassifier, LGBMRegressor
-
     def model(p):
+        from lightgbm import LGBMClassifier, LGBMRegressor
+
         kind = LGBMClassifier if classification else LGBMRegressor
         return SklearnEstimator(kind(
             n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], num_leaves=p["num_leaves"],
             min_child_samples=p["min_child_samples"], subsample=p["subsample"], subsample_freq=1,
             colsample_bytree=p["colsample_bytree"], reg_lambda=p["reg_lambda"], cat_smooth=p["cat_smooth"],
-            random_state=p["seed"], n_jobs=p["threads"], verbose=-1), p["n_classes"], p["threads"])
+            random_state=p["seed"], n_jobs=p["threads"], verbose=-1,
+            deterministic=True, force_col_wise=True), p["n_classes"], p["threads"])  # same trees for any threads
 
     return Member(inputs["trees"], model, {
         "n_estimators": Param(500, low=1, search=(100, 2000), log=True),
@@ -42,9 +45,9 @@ def lightgbm(inputs, classification):
 
 
 def xgboost(inputs, classification):
-    from xgboost import XGBClassifier, XGBRegressor
-
     def model(p):
+        from xgboost import XGBClassifier, XGBRegressor
+
         kind = XGBClassifier if classification else XGBRegressor
         return SklearnEstimator(kind(
             n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], max_depth=p["max_depth"],
@@ -93,9 +96,9 @@ class CatBoostOnFrames(BaseEstimator):
 
 
 def catboost(inputs, classification):
-    from catboost import CatBoostClassifier, CatBoostRegressor
-
     def model(p):
+        from catboost import CatBoostClassifier, CatBoostRegressor
+
         kind = CatBoostClassifier if classification else CatBoostRegressor
         return SklearnEstimator(CatBoostOnFrames(kind(
             iterations=p["iterations"], learning_rate=p["learning_rate"], depth=p["depth"],
@@ -114,9 +117,9 @@ def catboost(inputs, classification):
 
 def linear(inputs, classification):
     """Logistic regression for classes, ridge regression for numbers."""
-    from sklearn.linear_model import LogisticRegression, Ridge
-
     def model(p):
+        from sklearn.linear_model import LogisticRegression, Ridge
+
         if classification:
             return SklearnEstimator(LogisticRegression(C=p["C"], max_iter=5000, random_state=p["seed"]),
                                     p["n_classes"], p["threads"])
@@ -130,9 +133,9 @@ def linear(inputs, classification):
 
 def mlp(inputs, classification):
     """The Lightning MLP (pipelines/models/mlp.py) on imputed, scaled, one-hot inputs."""
-    from .models.mlp import MLPClassifier, MLPRegressor
-
     def model(p):
+        from .models.mlp import MLPClassifier, MLPRegressor
+
         module_params = {k: p[k] for k in ("hidden", "dropout", "lr", "weight_decay")}
         if classification:
             module_params.update(n_classes=p["n_classes"], label_smoothing=p["label_smoothing"])

@@ -1,34 +1,22 @@
 """Reporting a trial's progress to Optuna so hopeless trials stop early.
 
 How pruning fits K-fold: the first fold reports its validation curve epoch by epoch
-(steps 0..max_epochs-1); after every fold the running mean of the finished folds' scores
-is reported at step FOLD_STEP + fold. Every trial uses the same splits, so both are
-compared like with like: a trial is stopped inside fold 0 when its curve is worse than the
-median of earlier trials at that epoch, or between folds when its running mean is.
+(steps 0..max_epochs-1, pipelines.trainer.EpochPruning, for Lightning members); after every
+fold the running mean of the finished folds' scores is reported at step FOLD_STEP + fold.
+Every trial uses the same splits, so both are compared like with like: a trial is stopped
+inside fold 0 when its curve is worse than the median of earlier trials at that epoch, or
+between folds when its running mean is.
 """
 import optuna
-import pytorch_lightning as pl
 
 FOLD_STEP = 100_000  # far above any epoch count, so fold steps never meet epoch steps
 
 
-class EpochPruning(pl.Callback):
-    """Reports `monitor` after each validation epoch and stops a trial the pruner rejects.
+def epoch_pruning(trial, monitor):
+    """The Lightning callback that reports fold 0's epochs (Lightning is imported only here)."""
+    from .trainer import EpochPruning
 
-    optuna-integration's callback targets `lightning.pytorch`; this one is for `pytorch_lightning`.
-    """
-
-    def __init__(self, trial, monitor):
-        self.trial = trial
-        self.monitor = monitor
-
-    def on_validation_epoch_end(self, trainer, module):
-        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
-            return
-        epoch = trainer.current_epoch
-        self.trial.report(float(trainer.callback_metrics[self.monitor]), step=epoch)
-        if self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at epoch {epoch} of fold 0")
+    return EpochPruning(trial, monitor)
 
 
 class FoldPruning:

@@ -12,17 +12,14 @@ from submissions.submit import require_message, submit
 from submissions.write import align_to_sample, default_path, write_submission
 
 from .blend import blend
-from .crossval import (
-    competition_splits,
-    cross_validate_members,
-    excluded_rows,
-    fold_of_rows,
-)
+from .crossval import cross_validate_members
 from .data import schema
+from .devices import gpu_count
 from .download import locate_or_download
 from .errors import UserError, cli_main
 from .files import sha256
 from .kaggle_client import CREDENTIALS_HELP, has_credentials
+from .logs import LOGGERS, check_logger
 from .params import resolve
 from .report import format_score, save_outputs
 from .runfolder import (
@@ -33,7 +30,8 @@ from .runfolder import (
     now,
     versions,
 )
-from .trainer import LOGGERS, check_logger
+from .splits import competition_splits, excluded_rows, fold_of_rows
+from .workers import plan, workers_argument
 
 
 def competition_parser(prog, description, set_help):
@@ -44,6 +42,15 @@ def competition_parser(prog, description, set_help):
     parser.add_argument("--seed", type=int, default=0, help="seed for splits, training and sampling (default 0)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
     return parser
+
+
+def add_worker_arguments(parser, what="folds"):
+    parser.add_argument("--workers", metavar="N",
+                        help=f"{what} at a time, each in a worker process of its own (default auto: as many as the "
+                             "cores, or the GPUs, allow; 1: in this process; PIPELINES_WORKERS sets the default)")
+    parser.add_argument("--cluster", metavar="tcp://HOST:PORT",
+                        help=f"send the {what} to the workers of this Dask scheduler instead (they must see the data "
+                             "and run folders at the same paths)")
 
 
 def build_parser():
@@ -64,6 +71,7 @@ def build_parser():
                              "-e '.[tensorboard]')")
     parser.add_argument("--submit", action="store_true", help="submit the file to Kaggle after a successful run")
     parser.add_argument("-m", "--message", help="the submission's description on Kaggle (with --submit)")
+    add_worker_arguments(parser)
     return parser
 
 
@@ -88,9 +96,7 @@ def choose_preset(competition, name):
             raise UserError(f"{competition.name} has no presets; drop --preset")
         return None, {}, 5
     if name is None:
-        import torch
-
-        name = "gpu" if torch.cuda.is_available() and "gpu" in competition.presets else next(iter(competition.presets))
+        name = "gpu" if gpu_count() and "gpu" in competition.presets else next(iter(competition.presets))
     if name not in competition.presets:
         raise UserError(f"--preset {name}: {competition.name} has presets {', '.join(competition.presets)}")
     preset = dict(competition.presets[name])
@@ -170,15 +176,17 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
     params, folds, seed = settings["params"], settings["folds"], settings["seed"]
     dataset = competition.load(data_dir, params)
     splits = competition_splits(competition, dataset, folds, seed)  # too many folds fails here, before any output
+    workers = plan(settings.get("workers", 1), folds + bool(settings["refit"]), settings.get("cluster"))
     config = run_config(competition, dataset, data_dir, settings)
     folder = open_run_folder(competition, config, resume)
     submission_path = Path(submission_path or folder.config["submission"])
     print(f"{competition.name}: {len(dataset.y)} train rows, {len(dataset.test_ids)} test rows, "
-          f"{folds} fold{'s' if folds > 1 else ''}, seed {seed}", flush=True)
+          f"{folds} fold{'s' if folds > 1 else ''}, seed {seed}, {workers.describe()}", flush=True)
     print(f"run folder: {folder.path}", flush=True)
     try:
         excluded = excluded_rows(competition, dataset)
-        result, results, weights = cross_validate_and_blend(competition, dataset, folder, settings, splits, excluded)
+        result, results, weights = cross_validate_and_blend(competition, dataset, data_dir, folder, settings, splits,
+                                                            excluded, workers)
         frame = competition.submission(dataset.test_ids, result.test, dataset.info.get("classes"))
         path = write_submission(align_to_sample(frame, dataset.sample), dataset.sample, submission_path,
                                 competition.check_submission, dataset.info.get("classes"))
@@ -191,27 +199,15 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
     return result, path
 
 
-def cross_validate_and_blend(competition, dataset, folder, settings, splits, excluded):
+def cross_validate_and_blend(competition, dataset, data_dir, folder, settings, splits, excluded, workers):
     """(the run's result, {member: CVResult}, blend weights or None), printed as it goes.
     `excluded` rows are kept out of training and out of fitting the blend weights."""
     metric = competition.metric.name
     members = competition.selected_members(settings["params"])
     several = len(members) > 1
-
-    def report_fold(name, fold):
-        epochs = [e["epoch_seconds"] for e in fold.history if "epoch_seconds" in e]
-        per_epoch = sum(epochs) / len(epochs) if epochs else None
-        details = f"{fold.seconds:.1f}s" + (f", {per_epoch:.{2 if per_epoch < 1 else 1}f}s/epoch" if epochs else "")
-        details += ", loaded" if fold.resumed else ""
-        label = f"{name} " if several else ""
-        if fold.index < 0:
-            print(f"{label}refit on all training rows ({details})", flush=True)
-        else:
-            print(f"{label}fold {fold.index}: {metric} {fold.score:.5f} ({details})", flush=True)
-
     results = cross_validate_members(competition, dataset, settings["params"], settings["folds"], settings["seed"],
                                      members=members, folder=folder, refit=settings["refit"],
-                                     logger=settings["logger"], on_fold=report_fold)
+                                     logger=settings["logger"], workers=workers, data_dir=data_dir, report=True)
     if not several:
         result, weights = next(iter(results.values())), None
     else:
@@ -230,6 +226,7 @@ def cross_validate_and_blend(competition, dataset, folder, settings, splits, exc
 @cli_main
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    workers = workers_argument(args.workers)
     competition = competitions.get(args.competition)
     preset, params, folds, baseline = resolve_settings(competition, args.preset, args.params, args.set, args.folds)
     check_logger(args.logger)
@@ -241,7 +238,8 @@ def main(argv=None):
         check_output_path(submission_path)
     settings = {"preset": preset, "baseline": baseline, "params": params,
                 "folds": folds, "seed": args.seed, "refit": args.refit, "logger": args.logger,
-                "submission": str(submission_path or default_path(competition.name))}
+                "submission": str(submission_path or default_path(competition.name)),
+                "workers": workers, "cluster": args.cluster}
     _, path = run(competition, data_dir, settings, submission_path, resume=args.resume)
     if args.submit:
         submit(competition, path, args.message)

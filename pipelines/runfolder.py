@@ -11,6 +11,7 @@
                                (.npy, model space), its logs; record.json, written last, lists each of
                                those files with its size and sha256
       members/M/full/          the refit on all training rows (--refit)
+      workers/fold-K.json      which worker process took fold K (host, pid), so a worker's death names its fold
       predictions/             out-of-fold and test predictions of each member and of the blend, with the
                                row ids, targets, folds and excluded rows (.npy)
       metrics.json, oof.csv, learning_curves_M.png, sample_submission.csv
@@ -85,14 +86,19 @@ def fold_name(fold):
 
 
 def pid_alive(pid):
-    """Whether a process with this id runs on this machine."""
+    """Whether a process with this id runs on this machine (a killed child not yet reaped does not)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 class RunFolder:
@@ -185,6 +191,19 @@ class RunFolder:
         features = record["features"]
         self.verify({features["path"]: {"size": features["size"], "sha256": features["sha256"]}})
         return record
+
+    def claim_fold(self, fold, worker=None):
+        """Record that this process trains `fold` now."""
+        write_json(self.path / "workers" / f"{fold_name(fold)}.json",
+                   {"worker": worker, "host": socket.gethostname(), "pid": os.getpid(), "started": now()})
+
+    def claim_died(self, fold):
+        """Whether the process that took `fold` ran on this machine and is gone."""
+        try:
+            claim = json.loads((self.path / "workers" / f"{fold_name(fold)}.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return claim.get("host") == socket.gethostname() and not pid_alive(int(claim.get("pid") or 0))
 
     def start_fold(self, member, fold):
         """An empty folder for the fold (what a killed attempt left is removed)."""

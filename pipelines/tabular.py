@@ -21,7 +21,7 @@ from features.tabular import DropIdentifiers, NativeCategories, tabular_preproce
 from submissions.validate import check_finite, check_labels, check_probabilities
 
 from .competition import Competition, Member
-from .crossval import default_splitter
+from .splits import default_splitter
 from .data import load_tabular, read_csv
 from .members import LIBRARY
 from .metrics import metric as metric_named

@@ -1,17 +1,15 @@
-"""The Trainer every pipeline uses (quiet unless on a terminal, GPU when present) and its loggers."""
-import importlib.util
+"""The Trainer every pipeline uses (quiet unless on a terminal, on this process's device), its
+loggers and the callbacks the engine adds: epoch times, epoch progress lines, pruning."""
 import logging
-import sys
 import time
 import warnings
+from contextlib import contextmanager
 
-import pandas as pd
 import pytorch_lightning as pl
 import torch
 
-from .errors import UserError
-
-LOGGERS = ("csv", "tensorboard")  # csv is always written: learning curves and epoch times are read from it
+from .devices import trainer_devices
+from .progress import Throttle, interactive, say
 
 
 class EpochSeconds(pl.Callback):
@@ -24,11 +22,57 @@ class EpochSeconds(pl.Callback):
         module.log("epoch_seconds", time.perf_counter() - self.started, on_step=False, on_epoch=True)
 
 
-def check_logger(name):
-    if name not in LOGGERS:
-        raise UserError(f"--logger {name}: choose one of {', '.join(LOGGERS)}")
-    if name == "tensorboard" and not any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
-        raise UserError("--logger tensorboard needs the tensorboard package: pip install -e '.[tensorboard]'")
+class EpochLog(pl.Callback):
+    """A line per epoch (`label`, losses, seconds) where no progress bar shows, at most one every
+    `every` seconds, so a long fold tells how it goes and a fast one prints nothing."""
+
+    def __init__(self, label, every=10.0):
+        self.label = label
+        self.every = every
+
+    def on_train_start(self, trainer, module):
+        self.throttle = Throttle(self.every)
+
+    def on_train_epoch_end(self, trainer, module):
+        if trainer.sanity_checking or not self.throttle():
+            return
+        metrics = {key: float(value) for key, value in trainer.callback_metrics.items()
+                   if key in ("train_loss", "valid_loss", "valid_acc", "epoch_seconds")}
+        shown = ", ".join(f"{key} {value:.4g}" for key, value in metrics.items())
+        say(f"{self.label} epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {shown}")
+
+
+class EpochPruning(pl.Callback):
+    """Reports `monitor` after each validation epoch and stops a trial the pruner rejects.
+
+    optuna-integration's callback targets `lightning.pytorch`; this one is for `pytorch_lightning`.
+    """
+
+    def __init__(self, trial, monitor):
+        self.trial = trial
+        self.monitor = monitor
+
+    def on_validation_epoch_end(self, trainer, module):
+        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+            return
+        epoch = trainer.current_epoch
+        self.trial.report(float(trainer.callback_metrics[self.monitor]), step=epoch)
+        if self.trial.should_prune():
+            import optuna
+
+            raise optuna.TrialPruned(f"pruned at epoch {epoch} of fold 0")
+
+
+@contextmanager
+def torch_threads(threads):
+    """torch's intra-op threads set to `threads` (None: unchanged) for the duration."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def make_loggers(folder, extra=None):
@@ -39,17 +83,6 @@ def make_loggers(folder, extra=None):
     if extra == "tensorboard":
         loggers.append(TensorBoardLogger(folder, name="tensorboard", version="", default_hp_metric=False))
     return loggers
-
-
-def logged_epochs(csv_path):
-    """Per-epoch rows (epoch, train_loss, valid_loss, epoch_seconds, ...) of a CSVLogger's metrics.csv."""
-    try:
-        frame = pd.read_csv(csv_path)
-    except (FileNotFoundError, pd.errors.EmptyDataError):
-        return []
-    epochs = frame.drop(columns=["step"], errors="ignore").groupby("epoch", sort=True).first()
-    return [{"epoch": int(epoch), **{k: float(v) for k, v in row.items() if pd.notna(v)}}
-            for epoch, row in epochs.iterrows()]
 
 
 def quiet_lightning():
@@ -67,12 +100,11 @@ def make_trainer(max_epochs, callbacks=(), precision=None, progress=None, logger
     gpu = torch.cuda.is_available()
     return pl.Trainer(
         max_epochs=max_epochs,
-        accelerator="auto",
-        devices=1,
+        **trainer_devices(),
         precision=precision or ("bf16-mixed" if gpu and torch.cuda.is_bf16_supported() else "32-true"),
         deterministic=not gpu,
         callbacks=list(callbacks),
-        enable_progress_bar=sys.stderr.isatty() if progress is None else progress,
+        enable_progress_bar=interactive() if progress is None else progress,
         enable_model_summary=False,
         enable_checkpointing=False,
         logger=list(loggers) or False,

@@ -13,14 +13,15 @@ import optuna
 
 import competitions
 
-from .crossval import competition_splits, cross_validate
+from .crossval import cross_validate
 from .download import locate_or_download
 from .errors import UserError, cli_main
 from .files import write_json
 from .params import resolve
-from .pruning import EpochPruning, FoldPruning
+from .pruning import FoldPruning, epoch_pruning
 from .run import competition_parser, read_params_file, resolve_settings
 from .runfolder import new_run_dir
+from .splits import competition_splits
 from .studies import (
     DEFAULT_STORAGE,
     WORKER,
@@ -56,7 +57,7 @@ def make_objective(competition, name, dataset, base, assignments, folds, seed, p
         try:
             result = cross_validate(
                 competition, dataset, params, folds=folds, seed=seed, member=name,
-                fold_callbacks=lambda index: [EpochPruning(trial, competition.monitor)] if pruning and index == 0 else [],
+                fold_callbacks=lambda index: [epoch_pruning(trial, competition.monitor)] if pruning and index == 0 else [],
                 on_fold=FoldPruning(trial, folds) if pruning else None,
             )
             return result.mean

@@ -6,6 +6,8 @@ import pytest
 from tests.synthetic import make_house_prices
 
 REPO = Path(__file__).resolve().parents[1]
+# Small generated runs train in the test's own process; the tests of workers ask for them (--workers 2).
+os.environ.setdefault("PIPELINES_WORKERS", "1")
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

@@ -4,10 +4,11 @@ import pytest
 
 import competitions
 from pipelines.blend import blend, fit_weights
-from pipelines.crossval import CVResult, cross_validate, excluded_rows
+from pipelines.crossval import CVResult, cross_validate
 from pipelines.errors import UserError
 from pipelines.metrics import METRICS, rmse
 from pipelines.run import main
+from pipelines.splits import excluded_rows
 
 RMSE = METRICS["rmse"]
 HOUSE = competitions.get("house_prices")

@@ -1,0 +1,38 @@
+"""Which device this process trains on. A worker of the local pool owns one GPU for its whole life
+(pipelines/workers.py sets OWNED_GPU when it starts), so two GPUs train two folds at a time; a
+process that owns none takes the first GPU if there is one, else the CPU.
+
+GPUs are looked for without importing torch first, so runs of CPU-only members never load it."""
+import os
+from pathlib import Path
+
+OWNED_GPU = None  # index of the CUDA device this worker process owns
+THREADS = None    # this worker process's share of the cores (None: not a worker, torch decides)
+
+
+def gpu_count():
+    """CUDA devices this process can see (0 without an NVIDIA driver, checked before importing torch)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return 0
+    driver = Path("/proc/driver/nvidia/gpus")
+    if not (driver.is_dir() and any(driver.iterdir())):
+        return 0
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def trainer_devices():
+    """The Trainer's accelerator and devices: the owned GPU, else Lightning's choice of one device."""
+    if OWNED_GPU is not None:
+        return {"accelerator": "gpu", "devices": [OWNED_GPU]}
+    return {"accelerator": "auto", "devices": 1}
+
+
+def torch_device():
+    """The torch device for work outside a Trainer (e.g. embedding images)."""
+    import torch
+
+    if OWNED_GPU is not None:
+        return torch.device("cuda", OWNED_GPU)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

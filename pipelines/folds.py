@@ -1,0 +1,238 @@
+"""A fold as a task: its features fitted once per recipe, then every member trained (or loaded,
+when a resumed run finished it before), and the members' predictions handed back.
+
+run_fold(task) is the one function that trains. The sequential loop calls it in this process
+with the dataset already loaded; the local pool and a Dask cluster call it in their workers,
+where it imports the competition by name and loads the data itself, once per process. A task
+holds only values (names, paths, parameters, indices), so it travels to any worker. Members
+share nothing but their recipe's fit on the fold, made once and handed to each member that
+declares that recipe.
+"""
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+import competitions
+
+from . import progress
+from .data import take
+from .errors import UserError
+from .logs import logged_epochs
+from .splits import competition_splits, training_rows
+
+
+@dataclass
+class Fold:
+    index: int           # -1: the refit on all training rows
+    score: float
+    seconds: float
+    history: list = field(default_factory=list)
+    resumed: bool = False
+    worker: str | None = None
+
+
+@dataclass(frozen=True)
+class FoldTask:
+    """Everything a worker needs to train one fold of a run. `fold` is the fold's index, or "full"
+    for the refit on all training rows; it trains with seed + index (seed + folds for the refit)."""
+
+    competition: str
+    data_dir: str | None
+    params: dict
+    folds: int
+    seed: int
+    fold: object
+    members: tuple
+    run_dir: str | None = None
+    logger: str | None = None
+    threads: int = 1          # each member's `threads` when it declares 0 (auto)
+    metric: str = ""
+    report: bool = False      # a line per finished member, and epochs of long fits
+
+    @property
+    def index(self):
+        return -1 if self.fold == "full" else self.fold
+
+    @property
+    def fold_seed(self):
+        return self.seed + (self.folds if self.fold == "full" else self.fold)
+
+    @property
+    def label(self):
+        return "refit" if self.fold == "full" else f"fold {self.fold}"
+
+
+@dataclass
+class FoldOutput:
+    fold: object
+    valid_rows: np.ndarray | None
+    members: dict             # name -> (Fold, validation predictions or None, test predictions)
+
+
+def seed_everything(seed, with_torch=False):
+    """Python's, NumPy's and torch's generators, as Lightning's seed_everything seeds them; torch
+    only when it is loaded or asked for, so members that never use it never import it."""
+    random.seed(seed)
+    np.random.seed(seed)
+    if with_torch or "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+
+
+_loaded = {}  # the dataset this process loaded last: every fold of a run needs the same one
+
+
+def load_dataset(competition, data_dir, params):
+    """The competition's data, loaded once per process for a run's folds."""
+    key = (competition.name, str(data_dir), json.dumps(params, sort_keys=True, default=str))
+    if key not in _loaded:
+        if not Path(data_dir).is_dir():
+            raise UserError(f"{progress.worker_name() or 'this process'} cannot see the data folder {data_dir}: "
+                            "every worker must reach the data and run folders at the same paths (a shared filesystem)")
+        _loaded.clear()
+        _loaded[key] = competition.load(Path(data_dir), params)
+    return _loaded[key]
+
+
+def fold_rows(competition, dataset, task):
+    """(training rows, validation rows or None) of the task's fold."""
+    if task.fold == "full":
+        return training_rows(competition, dataset, np.arange(len(dataset.y))), None
+    train_rows, valid_rows = competition_splits(competition, dataset, task.folds, task.seed)[task.fold]
+    return training_rows(competition, dataset, train_rows), valid_rows
+
+
+def fit_features(recipe, dataset, shared, train_rows, valid_rows=None):
+    """(fitted features, training, validation and test inputs): `recipe` fitted on train_rows only.
+    A recipe sees the shared parameters only, so every member that uses it can share its fit."""
+    features = recipe(dataset, shared)
+    X_train = features.fit_transform(take(dataset.X, train_rows), dataset.y[train_rows])
+    X_valid = None if valid_rows is None else features.transform(take(dataset.X, valid_rows))
+    return features, X_train, X_valid, features.transform(dataset.X_test)
+
+
+def by_recipe(members):
+    """[(features recipe, [member names])] in the members' order of first use."""
+    groups = {}
+    for name, member in members.items():
+        groups.setdefault(member.features, []).append(name)
+    return list(groups.items())
+
+
+def n_classes(competition, dataset):
+    return len(dataset.info.get("classes") or ()) if competition.metric.classification else 0
+
+
+def open_run_folder(task):
+    if task.run_dir is None:
+        return None
+    from .runfolder import RunFolder
+
+    if progress.worker_name() and not Path(task.run_dir).is_dir():
+        raise UserError(f"{progress.worker_name()} cannot see the run folder {task.run_dir}: "
+                        "every worker must reach the data and run folders at the same paths (a shared filesystem)")
+    folder = RunFolder(task.run_dir)
+    folder.claim_fold(task.fold, progress.worker_name())
+    return folder
+
+
+def run_fold(task, competition=None, dataset=None, callbacks=None, on_member=None):
+    """Train (or load) every member of one fold; returns a FoldOutput.
+
+    competition, dataset: the caller's, when it runs in this process (a worker imports the
+    competition by name and loads the data itself); callbacks(index) -> extra Lightning callbacks
+    for Lightning members (pruning); on_member(name, Fold) runs after each member (it may raise to
+    stop the fold, as a pruned trial does)."""
+    competition = competition or competitions.get(task.competition)
+    dataset = dataset or load_dataset(competition, task.data_dir, task.params)
+    folder = open_run_folder(task)
+    train_rows, valid_rows = fold_rows(competition, dataset, task)
+    members = competition.member_list(task.members)
+    classes = n_classes(competition, dataset)
+    outputs = {}
+    with threadpool_limits(task.threads):
+        for recipe, names in by_recipe(members):
+            fitted, saved = None, None  # the recipe's fit on this fold, and where it was saved
+            for name in names:
+                finished = folder.finished_fold(name, task.fold) if folder else None
+                if finished:
+                    outputs[name] = load_finished(folder, name, task, finished, valid_rows)
+                else:
+                    if fitted is None:
+                        seed_everything(task.fold_seed)
+                        shared = competition.member_params(None, task.params, task.fold_seed, classes)
+                        fitted = fit_features(recipe, dataset, shared, train_rows, valid_rows)
+                    outputs[name], saved = train_member(task, competition, dataset, name, members[name], classes,
+                                                        fitted, saved, train_rows, valid_rows, folder, callbacks)
+                if task.report:
+                    progress.say(describe(name, outputs[name][0], task.metric, several=len(members) > 1))
+                if on_member:
+                    on_member(name, outputs[name][0])
+    return FoldOutput(task.fold, valid_rows, {name: outputs[name] for name in members})
+
+
+def load_finished(folder, name, task, record, valid_rows):
+    """(Fold, validation predictions, test predictions) of a member's fold a run saved before."""
+    if valid_rows is not None and not np.array_equal(folder.fold_array(name, task.fold, "valid_rows"), valid_rows):
+        raise UserError(f"{folder.fold_path(name, task.fold)} validated other rows than this split; "
+                        "the run folder does not belong to these settings")
+    history = logged_epochs(folder.fold_path(name, task.fold) / "logs" / "csv" / "metrics.csv")
+    valid = folder.fold_array(name, task.fold, "valid") if valid_rows is not None else None
+    score = np.nan if record.get("score") is None else record["score"]
+    fold = Fold(task.index, score, record["seconds"], history, resumed=True, worker=record.get("worker"))
+    return fold, valid, folder.fold_array(name, task.fold, "test")
+
+
+def train_member(task, competition, dataset, name, member, classes, fitted, saved, train_rows, valid_rows, folder,
+                 callbacks):
+    """((Fold, validation predictions, test predictions), where the fold's features are saved)."""
+    start = time.perf_counter()
+    features, X_train, X_valid, X_test = fitted
+    view = competition.member_params(name, task.params, task.fold_seed, classes, task.threads)
+    model = member.model(view)
+    lightning = getattr(model, "lightning", False)
+    path = folder.start_fold(name, task.fold) if folder else None
+    extra = {}
+    if lightning:  # Lightning is imported only for members that train with it
+        from .trainer import EpochLog, make_loggers
+
+        extra["loggers"] = make_loggers(path / "logs", task.logger) if folder else ()
+        extra["callbacks"] = [*(callbacks(task.index) if callbacks else ()),
+                              *([EpochLog(f"{name} {task.label}")] if task.report else ())]
+    seed_everything(task.fold_seed, with_torch=lightning)
+    validation = None if X_valid is None else (X_valid, dataset.y[valid_rows])
+    model.fit(X_train, dataset.y[train_rows], validation=validation, **extra)
+    valid_pred = None if X_valid is None else model.predict(X_valid)
+    test_pred = model.predict(X_test)
+    score = np.nan if valid_rows is None else float(competition.metric.score(dataset.y[valid_rows], valid_pred))
+    seconds = time.perf_counter() - start
+    if folder:
+        arrays = {"test": test_pred}
+        if valid_rows is not None:
+            arrays.update(valid=valid_pred, valid_rows=valid_rows)
+        record = folder.save_fold(name, task.fold, features, model, arrays,
+                                  {"score": None if np.isnan(score) else score, "seconds": round(seconds, 3),
+                                   "train_rows": len(train_rows), "worker": progress.worker_name()}, features_path=saved)
+        saved = record["features"]["path"]
+    fold = Fold(task.index, score, seconds, getattr(model, "history_", []), worker=progress.worker_name())
+    return (fold, valid_pred, test_pred), saved
+
+
+def describe(name, fold, metric, several):
+    """A member's fold as one progress line."""
+    epochs = [e["epoch_seconds"] for e in fold.history if "epoch_seconds" in e]
+    per_epoch = sum(epochs) / len(epochs) if epochs else None
+    details = f"{fold.seconds:.1f}s" + (f", {per_epoch:.{2 if per_epoch < 1 else 1}f}s/epoch" if epochs else "")
+    details += ", loaded" if fold.resumed else ""
+    details += f", {fold.worker}" if fold.worker and not fold.resumed else ""
+    label = f"{name} " if several else ""
+    if fold.index < 0:
+        return f"{label}refit on all training rows ({details})"
+    return f"{label}fold {fold.index}: {metric} {fold.score:.5f} ({details})"

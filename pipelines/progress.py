@@ -1,0 +1,55 @@
+"""Progress lines, printed by whichever process does the work: this one, a worker of the local
+pool (its output goes to the same terminal or log), or a Dask worker (forwarded to the client)."""
+import sys
+import time
+
+WORKER = None  # this process's name in progress lines when it is a worker ("worker 2", a Dask address)
+
+
+def dask_worker():
+    """The Dask worker this code runs on, or None."""
+    if "distributed" not in sys.modules:
+        return None
+    import distributed
+
+    try:
+        return distributed.get_worker()
+    except ValueError:
+        return None
+
+
+def worker_name():
+    """This process's name as a worker: its number in the local pool, its Dask address, or None."""
+    if WORKER is not None:
+        return WORKER
+    worker = dask_worker()
+    return None if worker is None else f"worker {worker.address}"
+
+
+def say(line):
+    if dask_worker() is not None:
+        import distributed
+
+        distributed.print(line, flush=True)  # forwarded to the client that submitted the task
+    else:
+        print(line, flush=True)
+
+
+def interactive():
+    """A progress bar only for work in the command's own process on a terminal: workers share it."""
+    return worker_name() is None and sys.stderr.isatty()
+
+
+class Throttle:
+    """True at most once every `seconds`: a long fold prints its epochs, a fast one stays quiet."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.last = time.monotonic()
+
+    def __call__(self):
+        now = time.monotonic()
+        if now - self.last < self.seconds:
+            return False
+        self.last = now
+        return True
