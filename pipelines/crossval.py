@@ -7,6 +7,7 @@ predictions are the same whichever ran them. With a run folder, each finished (m
 saved at once and a resumed run loads it instead of training it again; with `refit`, each
 member is also fitted once on all training rows and those models predict the test set.
 """
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,13 +59,16 @@ def registered(competition):
 
 
 def fold_tasks(competition, params, folds, seed, members, refit, data_dir=None, folder=None, logger=None,
-               threads=1, report=False):
+               threads=1, report=False, each_member=False):
+    """A task per fold (and the refit); with `each_member`, a task per (member, fold), so that a few
+    folds still keep every worker busy (each such task fits its member's features itself)."""
     keys = [*range(folds), *(["full"] if refit else [])]
+    groups = [(name,) for name in members] if each_member else [tuple(members)]
     return [FoldTask(competition=competition.name, data_dir=None if data_dir is None else str(Path(data_dir).resolve()),
-                     params=params, folds=folds, seed=seed, fold=key, members=tuple(members),
+                     params=params, folds=folds, seed=seed, fold=key, members=group,
                      run_dir=None if folder is None else str(folder.path.resolve()), logger=logger, threads=threads,
-                     metric=competition.metric.name, report=report)
-            for key in keys]
+                     metric=competition.metric.name, report=report, several=len(members) > 1)
+            for key in keys for group in groups]
 
 
 def run_folds(tasks, competition, dataset, workers, folder=None, fold_callbacks=None, on_fold=None, log=print):
@@ -79,24 +83,28 @@ def run_folds(tasks, competition, dataset, workers, folder=None, fold_callbacks=
                 "its folds train in this process")
         return {task.fold: inline(task) for task in tasks}
 
-    def lost(unfinished):
-        return describe_lost(unfinished, folder)
-
     outputs = {}
-    for output in run_all(run_fold, tasks, workers, name=lambda task: f"{competition.name} {task.label}",
-                          on_failure=lost):
-        outputs[output.fold] = output
-        if on_fold:
-            for name, (fold, _, _) in output.members.items():
-                on_fold(name, fold)
+    results = run_all(run_fold, tasks, workers, name=lambda task: f"{competition.name} {task.label}",
+                      on_failure=lambda unfinished, cause: describe_lost(unfinished, cause, folder))
+    with closing(results):  # a failure here stops the workers at once
+        for output in results:
+            if output.fold in outputs:  # another member of a fold that is already in
+                outputs[output.fold].members.update(output.members)
+            else:
+                outputs[output.fold] = output
+            if on_fold:
+                for name, (fold, _, _) in output.members.items():
+                    on_fold(name, fold)
     return outputs
 
 
-def describe_lost(unfinished, folder):
-    """Which fold's worker died, from the claims the folds left in the run folder."""
-    labels = [task.label for task in unfinished]
-    dead = [task.label for task in unfinished if folder and folder.claim_died(task.fold)]
-    what = f"the worker training {', '.join(dead)} died" if dead else f"a worker died while training {', '.join(labels)}"
+def describe_lost(unfinished, cause, folder):
+    """The error when a worker died: which (member, fold) it trained, from the claims (worker.json)
+    the folds left in the run folder, and how to resume."""
+    dead = [f"{name} {task.fold_label}" for task in unfinished for name in task.members
+            if folder and folder.claim_died(name, task.fold)]
+    what = (f"{cause.replace('a worker process died', 'the worker training ' + ', '.join(dead) + ' died')}" if dead
+            else f"{cause} while training {', '.join(task.label for task in unfinished)}")
     if folder is None:
         return what
     return (f"{what}; the finished folds are kept: resume with python -m pipelines.run "
@@ -116,8 +124,8 @@ def cross_validate_members(competition, dataset, params, folds=5, seed=0, member
     members = members or competition.selected_members(params)
     workers = workers or Workers()
     splits = competition_splits(competition, dataset, folds, seed)
-    tasks = fold_tasks(competition, params, folds, seed, members, refit, data_dir,
-                       folder, logger, workers.threads, report)
+    tasks = fold_tasks(competition, params, folds, seed, members, refit, data_dir, folder, logger, workers.threads,
+                       report, each_member=not workers.inline)
     outputs = run_folds(tasks, competition, dataset, workers, folder, fold_callbacks, on_fold, log)
     n = len(dataset.y)
     results = {}

@@ -29,6 +29,11 @@ def trainer_devices():
     return {"accelerator": "auto", "devices": 1}
 
 
+def describe():
+    """This process's training device, as the run records it."""
+    return f"cuda:{OWNED_GPU}" if OWNED_GPU is not None else "auto"
+
+
 def torch_device():
     """The torch device for work outside a Trainer (e.g. embedding images)."""
     import torch

@@ -2,11 +2,14 @@
 scikit-learn-style models alike: fit(X, y, validation, callbacks, loggers), predict(X),
 save(folder), load(folder). LightningEstimator imports torch and Lightning only when it fits or
 loads, so members that never use them never pay for the import."""
+import json
+
 import numpy as np
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
-from . import devices
+from . import devices, gbdt
+from .files import write_json
 from .logs import logged_epochs
 from .persist import load_object, save_object
 
@@ -109,9 +112,19 @@ class SklearnEstimator:
         return full
 
     def save(self, folder):
-        save_object({"estimator": self.estimator_, "classes": self.classes_}, folder / self.file)
+        """LightGBM, XGBoost and CatBoost models in their own formats (pipelines/gbdt.py), the rest as skops."""
+        if gbdt.library(self.estimator_):
+            gbdt.save(self.estimator_, folder)
+            write_json(folder / "model.json", {"classes": None if self.classes_ is None else self.classes_.tolist()})
+        else:
+            save_object({"estimator": self.estimator_, "classes": self.classes_}, folder / self.file)
 
     def load(self, folder):
-        state = load_object(folder / self.file)
-        self.estimator_, self.classes_ = state["estimator"], state["classes"]
+        if gbdt.library(self.estimator):
+            self.estimator_ = gbdt.load(self.estimator, folder)
+            classes = json.loads((folder / "model.json").read_text())["classes"]
+            self.classes_ = None if classes is None else np.asarray(classes, dtype=int)
+        else:
+            state = load_object(folder / self.file)
+            self.estimator_, self.classes_ = state["estimator"], state["classes"]
         return self

@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 import competitions
 
-from . import progress
+from . import devices, progress
 from .data import take
 from .errors import UserError
 from .logs import logged_epochs
@@ -54,6 +54,7 @@ class FoldTask:
     threads: int = 1          # each member's `threads` when it declares 0 (auto)
     metric: str = ""
     report: bool = False      # a line per finished member, and epochs of long fits
+    several: bool = False     # the run has several members: lines name them
 
     @property
     def index(self):
@@ -64,8 +65,13 @@ class FoldTask:
         return self.seed + (self.folds if self.fold == "full" else self.fold)
 
     @property
-    def label(self):
+    def fold_label(self):
         return "refit" if self.fold == "full" else f"fold {self.fold}"
+
+    @property
+    def label(self):
+        one = len(self.members) == 1 and self.members[0] != "model"
+        return f"{self.members[0]} {self.fold_label}" if one else self.fold_label
 
 
 @dataclass
@@ -101,11 +107,17 @@ def load_dataset(competition, data_dir, params):
     return _loaded[key]
 
 
+_split = {}  # the splits this process made last, with the dataset they split: every fold of a run needs them
+
+
 def fold_rows(competition, dataset, task):
     """(training rows, validation rows or None) of the task's fold."""
     if task.fold == "full":
         return training_rows(competition, dataset, np.arange(len(dataset.y))), None
-    train_rows, valid_rows = competition_splits(competition, dataset, task.folds, task.seed)[task.fold]
+    key = (competition.name, task.folds, task.seed)
+    if _split.get("key") != key or _split.get("dataset") is not dataset:  # some splitters take seconds
+        _split.update(key=key, dataset=dataset, splits=competition_splits(competition, dataset, task.folds, task.seed))
+    train_rows, valid_rows = _split["splits"][task.fold]
     return training_rows(competition, dataset, train_rows), valid_rows
 
 
@@ -138,9 +150,7 @@ def open_run_folder(task):
     if progress.worker_name() and not Path(task.run_dir).is_dir():
         raise UserError(f"{progress.worker_name()} cannot see the run folder {task.run_dir}: "
                         "every worker must reach the data and run folders at the same paths (a shared filesystem)")
-    folder = RunFolder(task.run_dir)
-    folder.claim_fold(task.fold, progress.worker_name())
-    return folder
+    return RunFolder(task.run_dir)
 
 
 def run_fold(task, competition=None, dataset=None, callbacks=None, on_member=None):
@@ -172,7 +182,7 @@ def run_fold(task, competition=None, dataset=None, callbacks=None, on_member=Non
                     outputs[name], saved = train_member(task, competition, dataset, name, members[name], classes,
                                                         fitted, saved, train_rows, valid_rows, folder, callbacks)
                 if task.report:
-                    progress.say(describe(name, outputs[name][0], task.metric, several=len(members) > 1))
+                    progress.say(describe(name, outputs[name][0], task.metric, task.several))
                 if on_member:
                     on_member(name, outputs[name][0])
     return FoldOutput(task.fold, valid_rows, {name: outputs[name] for name in members})
@@ -198,14 +208,14 @@ def train_member(task, competition, dataset, name, member, classes, fitted, save
     view = competition.member_params(name, task.params, task.fold_seed, classes, task.threads)
     model = member.model(view)
     lightning = getattr(model, "lightning", False)
-    path = folder.start_fold(name, task.fold) if folder else None
+    path = folder.start_fold(name, task.fold, progress.worker_name()) if folder else None
     extra = {}
     if lightning:  # Lightning is imported only for members that train with it
         from .trainer import EpochLog, make_loggers
 
         extra["loggers"] = make_loggers(path / "logs", task.logger) if folder else ()
         extra["callbacks"] = [*(callbacks(task.index) if callbacks else ()),
-                              *([EpochLog(f"{name} {task.label}")] if task.report else ())]
+                              *([EpochLog(f"{name} {task.fold_label}")] if task.report else ())]
     seed_everything(task.fold_seed, with_torch=lightning)
     validation = None if X_valid is None else (X_valid, dataset.y[valid_rows])
     model.fit(X_train, dataset.y[train_rows], validation=validation, **extra)
@@ -219,7 +229,8 @@ def train_member(task, competition, dataset, name, member, classes, fitted, save
             arrays.update(valid=valid_pred, valid_rows=valid_rows)
         record = folder.save_fold(name, task.fold, features, model, arrays,
                                   {"score": None if np.isnan(score) else score, "seconds": round(seconds, 3),
-                                   "train_rows": len(train_rows), "worker": progress.worker_name()}, features_path=saved)
+                                   "train_rows": len(train_rows), "worker": progress.worker_name(),
+                                   "device": devices.describe(), "threads": task.threads}, features_path=saved)
         saved = record["features"]["path"]
     fold = Fold(task.index, score, seconds, getattr(model, "history_", []), worker=progress.worker_name())
     return (fold, valid_pred, test_pred), saved

@@ -69,10 +69,19 @@ def xgboost(inputs, classification):
 
 class CatBoostOnFrames(BaseEstimator):
     """CatBoost told which columns are categorical (the pandas categoricals) and given them as
-    text, since it takes no missing category."""
+    text, since it takes no missing category. Saved as CatBoost's own file (pipelines/gbdt.py)."""
+
+    native_library = "catboost"
 
     def __init__(self, catboost):
         self.catboost = catboost
+
+    def model_from(self, path):
+        """A fitted copy whose CatBoost model is read from `path`."""
+        fitted = clone(self)
+        fitted.model_ = clone(self.catboost).load_model(str(path))
+        fitted.classes_ = getattr(fitted.model_, "classes_", None)
+        return fitted
 
     @staticmethod
     def _inputs(X):

@@ -3,12 +3,14 @@
 scikit-learn objects (fold-fitted features, scikit-learn and GBDT models) are skops.io files.
 skops refuses to build any type it was not told to trust; we trust the types of this
 project's own packages and of the libraries its models come from, and name anything else.
-The types a file needs are listed beside it when it is written (`NAME.types.json`), so a
-load parses the file once: the list is checked against that policy, and skops still refuses
-any type the file holds that the list lacks.
+The types a file holds are listed beside it when it is written (`NAME.types.json`, read
+from the file's own schema, not by parsing the file again), so a load parses the file once:
+the list is checked against that policy, and skops still refuses any type the file holds that
+the list lacks. GBDT models are saved in their libraries' own formats (pipelines/gbdt.py).
 Lightning modules are Lightning checkpoints of weights and hyperparameters, read with
 torch's weights_only loader (tensors and plain containers only).
 """
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -18,7 +20,7 @@ from .files import atomic_path, write_json
 
 TRUSTED_PACKAGES = ("features", "pipelines", "competitions", "sklearn", "numpy", "scipy", "lightgbm", "xgboost",
                     "catboost")
-TRUSTED_TYPES = ("collections.OrderedDict",)  # a plain container LightGBM's models hold
+TRUSTED_TYPES = ("collections.OrderedDict", "collections.defaultdict")  # plain containers models hold
 
 
 def types_path(path):
@@ -26,11 +28,31 @@ def types_path(path):
     return path.with_name(path.name + ".types.json")
 
 
+def schema_types(data):
+    """Every type a skops file's schema names, builtins aside (skops trusts the plain ones; any other
+    builtin stays untrusted and is refused at load)."""
+    found = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        walk(json.loads(archive.read("schema.json")))
+    return sorted(name for name in found if not name.startswith("builtins."))
+
+
 def save_object(obj, path):
     import skops.io
 
     data = skops.io.dumps(obj, compression=zipfile.ZIP_DEFLATED)
-    write_json(types_path(path), skops.io.get_untrusted_types(data=data))
+    write_json(types_path(path), schema_types(data))
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
 

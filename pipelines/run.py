@@ -48,6 +48,9 @@ def add_worker_arguments(parser, what="folds"):
     parser.add_argument("--workers", metavar="N",
                         help=f"{what} at a time, each in a worker process of its own (default auto: as many as the "
                              "cores, or the GPUs, allow; 1: in this process; PIPELINES_WORKERS sets the default)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="threads of each model that leaves them to the run (default: the cores shared among "
+                             "the workers)")
     parser.add_argument("--cluster", metavar="tcp://HOST:PORT",
                         help=f"send the {what} to the workers of this Dask scheduler instead (they must see the data "
                              "and run folders at the same paths)")
@@ -124,6 +127,11 @@ def check_can_submit(message):
         raise UserError(f"--submit needs Kaggle credentials: {CREDENTIALS_HELP}")
 
 
+def check_threads(threads):
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads {threads}: give 1 or more threads, or leave it out (the cores shared among the workers)")
+
+
 def check_folds(folds):
     if folds < 1:
         raise UserError(f"--folds {folds}: use 1 (a holdout split) or more")
@@ -176,7 +184,8 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
     params, folds, seed = settings["params"], settings["folds"], settings["seed"]
     dataset = competition.load(data_dir, params)
     splits = competition_splits(competition, dataset, folds, seed)  # too many folds fails here, before any output
-    workers = plan(settings.get("workers", 1), folds + bool(settings["refit"]), settings.get("cluster"))
+    tasks = (folds + bool(settings["refit"])) * len(competition.selected_members(params))  # (member, fold) pairs
+    workers = plan(settings.get("workers", 1), tasks, settings.get("cluster"), settings.get("threads"))
     config = run_config(competition, dataset, data_dir, settings)
     folder = open_run_folder(competition, config, resume)
     submission_path = Path(submission_path or folder.config["submission"])
@@ -227,6 +236,7 @@ def cross_validate_and_blend(competition, dataset, data_dir, folder, settings, s
 def main(argv=None):
     args = build_parser().parse_args(argv)
     workers = workers_argument(args.workers)
+    check_threads(args.threads)
     competition = competitions.get(args.competition)
     preset, params, folds, baseline = resolve_settings(competition, args.preset, args.params, args.set, args.folds)
     check_logger(args.logger)
@@ -239,7 +249,7 @@ def main(argv=None):
     settings = {"preset": preset, "baseline": baseline, "params": params,
                 "folds": folds, "seed": args.seed, "refit": args.refit, "logger": args.logger,
                 "submission": str(submission_path or default_path(competition.name)),
-                "workers": workers, "cluster": args.cluster}
+                "workers": workers, "threads": args.threads, "cluster": args.cluster}
     _, path = run(competition, data_dir, settings, submission_path, resume=args.resume)
     if args.submit:
         submit(competition, path, args.message)

@@ -5,13 +5,13 @@
                                the defaults they override, the data folder with a fingerprint (size,
                                sha256) of each input file, the training columns, git commit, versions
       status.json              running / complete / failed (rewritten atomically)
-      members/M/fold-K/        fold K of member M: fitted features (features.skops, unless another
-                               member's fit of the same recipe is shared), fitted model (model.ckpt or
-                               model.skops), predictions of its validation rows and of the test set
-                               (.npy, model space), its logs; record.json, written last, lists each of
-                               those files with its size and sha256
+      members/M/fold-K/        fold K of member M: the worker that trained it (worker.json: host, pid),
+                               fitted features (features.skops, unless another member's fit of the same
+                               recipe is shared), fitted model (model.ckpt, model.skops or the GBDT
+                               library's own file), predictions of its validation rows and of the test
+                               set (.npy, model space), its logs; record.json, written last, lists each
+                               of those files with its size and sha256
       members/M/full/          the refit on all training rows (--refit)
-      workers/fold-K.json      which worker process took fold K (host, pid), so a worker's death names its fold
       predictions/             out-of-fold and test predictions of each member and of the blend, with the
                                row ids, targets, folds and excluded rows (.npy)
       metrics.json, oof.csv, learning_curves_M.png, sample_submission.csv
@@ -192,25 +192,24 @@ class RunFolder:
         self.verify({features["path"]: {"size": features["size"], "sha256": features["sha256"]}})
         return record
 
-    def claim_fold(self, fold, worker=None):
-        """Record that this process trains `fold` now."""
-        write_json(self.path / "workers" / f"{fold_name(fold)}.json",
-                   {"worker": worker, "host": socket.gethostname(), "pid": os.getpid(), "started": now()})
-
-    def claim_died(self, fold):
-        """Whether the process that took `fold` ran on this machine and is gone."""
-        try:
-            claim = json.loads((self.path / "workers" / f"{fold_name(fold)}.json").read_text())
-        except (OSError, ValueError):
-            return False
-        return claim.get("host") == socket.gethostname() and not pid_alive(int(claim.get("pid") or 0))
-
-    def start_fold(self, member, fold):
-        """An empty folder for the fold (what a killed attempt left is removed)."""
+    def start_fold(self, member, fold, worker=None):
+        """An empty folder for the fold (what a killed attempt left is removed), claimed by this process."""
         path = self.fold_path(member, fold)
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
+        write_json(path / "worker.json", {"worker": worker, "host": socket.gethostname(), "pid": os.getpid(),
+                                          "started": now()})
         return path
+
+    def claim_died(self, member, fold):
+        """Whether the process that started this fold ran on this machine and is gone without finishing it."""
+        path = self.fold_path(member, fold)
+        try:
+            claim = json.loads((path / "worker.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return (not (path / RECORD).is_file() and claim.get("host") == socket.gethostname()
+                and not pid_alive(int(claim.get("pid") or 0)))
 
     def save_fold(self, member, fold, features, model, predictions, info, features_path=None):
         """Write the fold's files, then its record. `features_path` (relative to the run folder) names

@@ -7,9 +7,12 @@ the GPU it owns when the machine has GPUs; its members run on cores // workers t
 is a Dask distributed scheduler: folds go through the client's concurrent.futures executor, and
 its workers read the data folder and write the run folder on a shared filesystem.
 """
+import atexit
 import os
+import re
 import uuid
 from concurrent.futures import FIRST_COMPLETED, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import devices, progress
@@ -59,34 +62,40 @@ class Workers:
         return f"{self.count} worker process{'es' if self.count > 1 else ''}{where}" if self.count > 1 else "this process"
 
 
-def plan(requested, tasks, cluster=None, log=print):
-    """Workers for `tasks` independent folds: `requested` (a number or auto: as many as the cores,
-    or the GPUs when there are any, allow), never more than there are tasks."""
+def plan(requested, tasks, cluster=None, threads=None, log=print):
+    """Workers for `tasks` independent (member, fold) pairs: `requested` (a number or auto: as many as
+    the cores, or the GPUs when there are any, allow), never more than there are tasks; `threads`
+    for each member that declares 0 (default: the cores shared among the workers; 1 on a cluster,
+    whose workers run one task per core)."""
     if cluster:
-        return Workers(count=cluster_threads(cluster), threads=1, cluster=cluster)
+        return Workers(count=cluster_threads(cluster), threads=threads or 1, cluster=cluster)
     cores, gpus = cpu_cores(), devices.gpu_count()
     if requested == AUTO:
         count = max(1, min(tasks, gpus or cores))
     else:
         count = requested
         if count > tasks:
-            log(f"--workers {requested}: only {tasks} fold{'s' if tasks > 1 else ''} to train, so {tasks} worker"
+            log(f"--workers {requested}: only {tasks} model{'s' if tasks > 1 else ''} to train, so {tasks} worker"
                 f"{'s' if tasks > 1 else ''}")
             count = tasks
-    return Workers(count=count, threads=max(1, cores // count), gpus=gpus)
+    return Workers(count=count, threads=threads or max(1, cores // count), gpus=gpus)
 
 
 # --- local worker processes --------------------------------------------------------------------
 
 def take_slot(slots, threads):
-    """A local worker's start: its number and GPU (if any) for its whole life."""
+    """A local worker's start: its number and GPU (if any) for its whole life, handed back when it
+    exits, so a worker started in its place takes them over."""
     number, gpu = slots.get()
+    atexit.register(slots.put, (number, gpu))
     progress.WORKER = f"worker {number}"
     devices.OWNED_GPU = gpu
     devices.THREADS = threads
 
 
+@contextmanager
 def local_pool(workers):
+    """A loky process pool whose workers each take a slot (number, GPU) as they start."""
     import loky
     from loky.backend.context import get_context
 
@@ -95,8 +104,26 @@ def local_pool(workers):
         slots.put((number + 1, number % workers.gpus if workers.gpus else None))
     threads = str(workers.threads)  # libraries that read these at import take the worker's share of cores
     env = {name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    return loky.ProcessPoolExecutor(max_workers=workers.count, initializer=take_slot,
-                                    initargs=(slots, workers.threads), env=env)
+    # loky restarts a worker that grew by 300 MB, taking it for a leak; loading torch and a fold's data
+    # grows a worker that much on purpose, and a restart would import everything again
+    os.environ.setdefault("LOKY_MAX_MEMORY_LEAK_SIZE", str(10**15))
+    executor = loky.ProcessPoolExecutor(max_workers=workers.count, initializer=take_slot,
+                                        initargs=(slots, workers.threads), env=env)
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=True, kill_workers=True)  # a failed run stops its other workers at once
+        slots.close()
+        slots.join_thread()
+
+
+@contextmanager
+def cluster_executor(workers):
+    executor = cluster_client(workers.cluster).get_executor(pure=False)
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=False)
 
 
 # --- a Dask cluster -----------------------------------------------------------------------------
@@ -142,32 +169,28 @@ def first_line(error):
 def run_all(function, tasks, workers, name=lambda task: "a task", on_failure=None):
     """Yield function(task) for every task as each finishes, on `workers` (not inline: the caller
     runs those itself). A worker that dies, or a task that fails, stops the rest; `on_failure(
-    unfinished tasks)` names what was lost in the error (default: name(task) of each)."""
-    if workers.cluster:
-        executor = cluster_client(workers.cluster).get_executor(pure=False)
-        pending = {executor.submit(function, task, key=f"{name(task).replace(' ', '-')}-{uuid.uuid4().hex[:8]}"): task
-                   for task in tasks}
-    else:
-        executor = local_pool(workers)
-        pending = {executor.submit(function, task): task for task in tasks}
-    try:
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                task = pending.pop(future)
-                yield task_result(future, task, name, lambda: on_failure([task, *pending.values()]) if on_failure
-                                  else None)
-    finally:
-        for future in pending:
-            future.cancel()
+    unfinished tasks, cause)` words the error (default: the cause and name(task))."""
+    with (cluster_executor(workers) if workers.cluster else local_pool(workers)) as executor:
         if workers.cluster:
-            executor.shutdown(wait=False)
+            pending = {executor.submit(function, task, key=f"{name(task).replace(' ', '-')}-{uuid.uuid4().hex[:8]}"):
+                       task for task in tasks}
         else:
-            executor.shutdown(wait=True, kill_workers=True)
+            pending = {executor.submit(function, task): task for task in tasks}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = pending.pop(future)
+                    unfinished = [task, *pending.values()]
+                    lost = on_failure or (lambda _, cause: f"{cause} while running {name(task)}")
+                    yield task_result(future, lambda cause: lost(unfinished, cause))
+        finally:
+            for future in pending:
+                future.cancel()
 
 
-def task_result(future, task, name, lost):
-    """The task's result; a worker's death or a lost task becomes one UserError naming what was lost."""
+def task_result(future, lost):
+    """The task's result; a worker's death becomes one UserError, worded by lost(cause)."""
     from loky.process_executor import TerminatedWorkerError
 
     try:
@@ -175,11 +198,10 @@ def task_result(future, task, name, lost):
     except UserError:
         raise
     except TerminatedWorkerError as error:
-        codes = str(error).rsplit("exit codes of the workers are", 1)[-1].strip().split("\n")[0]
-        raise UserError((lost() or f"a worker process died while running {name(task)}")
-                        + f" (exit code {codes}: killed, or out of memory)") from None
+        signal = re.search(r"SIG[A-Z]+", str(error))
+        raise UserError(lost(f"a worker process died ({signal.group() if signal else 'it exited'}: killed, or out "
+                             "of memory)")) from None
     except Exception as error:
         if type(error).__name__ == "KilledWorker":  # Dask gave up after the workers running it died
-            raise UserError((lost() or f"{name(task)} was lost") + ": the Dask workers running it died "
-                            "(killed, or out of memory)") from None
+            raise UserError(lost("the Dask workers running it died (killed, or out of memory)")) from None
         raise

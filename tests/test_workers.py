@@ -1,0 +1,133 @@
+"""Folds in worker processes: the same run as in one process, one clear error when a worker dies,
+resuming what it left, a GPU owned by each worker, and the worker count chosen and checked."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from pipelines import devices, workers
+from pipelines.errors import UserError
+from pipelines.run import main as run_main
+from tests.conftest import subprocess_env
+from tests.test_runs import fails, run_dirs
+
+# a tabular member and a Lightning member, each fold a task of its own
+HOUSE = ["house_prices", "--folds", "3", "--set", "models=mlp,lasso", "--set", "mlp.max_epochs=6"]
+
+
+def test_two_workers_give_the_run_of_one_process(house_dir, in_tmp, capfd):
+    run_main([*HOUSE, "--data-dir", str(house_dir), "--workers", "1", "--submission", "one.csv"])
+    run_main([*HOUSE, "--data-dir", str(house_dir), "--workers", "2", "--submission", "two.csv"])
+    out = capfd.readouterr().out  # workers print to the same terminal: file descriptor 1
+    assert "2 worker processes, 1 thread each" in out
+    assert "mlp fold 2: rmsle" in out and "worker 1" in out and "worker 2" in out  # a line per (member, fold)
+    one, two = run_dirs(in_tmp)
+    assert (in_tmp / "one.csv").read_bytes() == (in_tmp / "two.csv").read_bytes()
+    assert (one / "oof.csv").read_bytes() == (two / "oof.csv").read_bytes()
+    first, second = (json.loads((folder / "metrics.json").read_text()) for folder in (one, two))
+    assert first["mean"] == second["mean"] and first["blend_weights"] == second["blend_weights"]
+    for name in ("test-mlp", "oof-lasso"):
+        np.testing.assert_array_equal(np.load(one / f"predictions/{name}.npy"), np.load(two / f"predictions/{name}.npy"))
+    workers_seen = {json.loads((two / f"members/{m}/fold-{k}/record.json").read_text())["worker"]
+                    for m in ("mlp", "lasso") for k in range(3)}
+    assert workers_seen == {"worker 1", "worker 2"}
+
+
+def test_a_killed_worker_fails_the_run_naming_its_fold_and_resume_finishes_it(house_dir, in_tmp, capfd):
+    args = ["house_prices", "--data-dir", str(house_dir), "--folds", "4", "--set", "models=mlp,lasso",
+            "--set", "mlp.max_epochs=150", "--set", "mlp.batch_size=64"]
+    run_main([*args, "--workers", "1", "--submission", "uninterrupted.csv"])
+    [reference] = run_dirs(in_tmp)
+    process = subprocess.Popen([sys.executable, "-m", "pipelines.run", *args, "--workers", "2",
+                                "--submission", "resumed.csv"], cwd=in_tmp, env=subprocess_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        victim = None
+        while victim is None:
+            assert time.monotonic() < deadline and process.poll() is None, "no mlp fold started"
+            for claim in in_tmp.glob("runs/house_prices/*/members/mlp/fold-*/worker.json"):
+                if claim.parent.parent.parent.parent != reference and not (claim.parent / "record.json").exists():
+                    victim = claim
+            time.sleep(0.05)
+        time.sleep(0.5)  # into its training
+        fold = victim.parent.name.split("-")[1]
+        pid = json.loads(victim.read_text())["pid"]
+        __import__("os").kill(pid, signal.SIGKILL)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    folder = victim.parent.parent.parent.parent
+    assert process.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert f"the worker training mlp fold {fold} died (SIGKILL: killed, or out of memory)" in lines[0], lines[0]
+    assert f"--resume {folder.relative_to(in_tmp)}" in lines[0], lines[0]
+    assert json.loads((folder / "status.json").read_text())["status"] == "failed"
+    assert not (in_tmp / "resumed.csv").exists()
+    assert not (victim.parent / "record.json").exists()
+
+    capfd.readouterr()
+    run_main([*args, "--workers", "2", "--resume", str(folder)])
+    out = capfd.readouterr().out
+    assert "loaded" in out and out.strip().splitlines()[-1] == "resumed.csv"
+    assert (in_tmp / "resumed.csv").read_bytes() == (in_tmp / "uninterrupted.csv").read_bytes()
+    assert (folder / "oof.csv").read_bytes() == (reference / "oof.csv").read_bytes()
+
+
+def test_each_worker_owns_one_gpu(house_dir, in_tmp, monkeypatch, capfd):
+    """Two (faked) GPUs: each worker records its own; sklearn members never touch the device."""
+    monkeypatch.setattr(devices, "gpu_count", lambda: 2)
+    run_main(["house_prices", "--data-dir", str(house_dir), "--folds", "4", "--set", "models=lasso,svr",
+              "--workers", "auto", "--submission", "s.csv"])
+    assert "2 worker processes, one GPU each of 2" in capfd.readouterr().out
+    [folder] = run_dirs(in_tmp)
+    records = [json.loads(path.read_text()) for path in folder.glob("members/*/fold-*/record.json")]
+    assert len(records) == 8
+    owned = {record["worker"]: record["device"] for record in records}
+    assert sorted(owned.values()) == ["cuda:0", "cuda:1"]  # one GPU a worker, never shared
+    assert devices.trainer_devices() == {"accelerator": "auto", "devices": 1}  # this process owns none
+    monkeypatch.setattr(devices, "OWNED_GPU", 1)
+    assert devices.trainer_devices() == {"accelerator": "gpu", "devices": [1]}
+
+
+def test_worker_count_auto_and_clamped(monkeypatch):
+    monkeypatch.setattr(workers, "cpu_cores", lambda: 16)
+    monkeypatch.setattr(devices, "gpu_count", lambda: 0)
+    assert workers.plan("auto", tasks=25) == workers.Workers(count=16, threads=1)
+    assert workers.plan("auto", tasks=5) == workers.Workers(count=5, threads=3)  # cores // workers threads
+    assert workers.plan("auto", tasks=5, threads=2) == workers.Workers(count=5, threads=2)
+    said = []
+    assert workers.plan(8, tasks=3, log=said.append).count == 3
+    assert said == ["--workers 8: only 3 models to train, so 3 workers"]
+    monkeypatch.setattr(devices, "gpu_count", lambda: 2)
+    assert workers.plan("auto", tasks=10) == workers.Workers(count=2, threads=8, gpus=2)
+    for text in ("0", "-1", "many"):
+        with pytest.raises(UserError, match=f"--workers {text}: give a number"):
+            workers.workers_argument(text)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--workers", "0"], "--workers 0: give a number of worker processes"),
+    (["--threads", "0"], "--threads 0: give 1 or more threads"),
+    (["--cluster", "tcp://127.0.0.1:9"], "--cluster tcp://127.0.0.1:9: cannot reach a Dask scheduler there"),
+])
+def test_bad_worker_options(extra, message, house_dir, in_tmp, capsys):
+    fails(run_main, ["house_prices", "--data-dir", str(house_dir), "--submission", "s.csv", *extra], capsys, message)
+    assert not (in_tmp / "s.csv").exists() and not (in_tmp / "runs").exists()
+
+
+def test_a_worker_that_cannot_see_the_data_folder(tmp_path, monkeypatch):
+    import competitions
+    from pipelines import progress
+    from pipelines.folds import FoldTask, run_fold
+
+    monkeypatch.setattr(progress, "WORKER", "worker 3")
+    task = FoldTask("house_prices", str(tmp_path / "elsewhere"), competitions.get("house_prices").defaults, 5, 0, 0,
+                    ("lasso",))
+    with pytest.raises(UserError, match="worker 3 cannot see the data folder .*elsewhere: every worker must reach"):
+        run_fold(task)
