@@ -149,12 +149,14 @@ def cross_validate_members(competition, dataset, params, folds=5, seed=0, member
     return results
 
 
-def cross_validate(competition, dataset, params, folds=5, seed=0, fold_callbacks=None, on_fold=None, member=None):
+def cross_validate(competition, dataset, params, folds=5, seed=0, fold_callbacks=None, on_fold=None, member=None,
+                   threads=1):
     """CVResult of one member, by name (default: the competition's only or first selected model),
-    without a run folder, in this process."""
+    without a run folder, in this process (members that leave their threads to the run get `threads`)."""
     selected = competition.selected_members(params)
     name = member or next(iter(selected))
     members = competition.members or selected
     report = (lambda _, fold: on_fold(fold)) if on_fold else None
     return cross_validate_members(competition, dataset, params, folds, seed, members={name: members[name]},
-                                  fold_callbacks=fold_callbacks, on_fold=report)[name]
+                                  fold_callbacks=fold_callbacks, on_fold=report,
+                                  workers=Workers(threads=threads))[name]

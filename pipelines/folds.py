@@ -95,15 +95,15 @@ def seed_everything(seed, with_torch=False):
 _loaded = {}  # the dataset this process loaded last: every fold of a run needs the same one
 
 
-def load_dataset(competition, data_dir, params):
-    """The competition's data, loaded once per process for a run's folds."""
-    key = (competition.name, str(data_dir), json.dumps(params, sort_keys=True, default=str))
+def load_dataset(competition, data_dir, params, train=True):
+    """The competition's data (train=False: its test files only), loaded once per process."""
+    key = (competition.name, str(data_dir), json.dumps(params, sort_keys=True, default=str), train)
     if key not in _loaded:
         if not Path(data_dir).is_dir():
             raise UserError(f"{progress.worker_name() or 'this process'} cannot see the data folder {data_dir}: "
                             "every worker must reach the data and run folders at the same paths (a shared filesystem)")
         _loaded.clear()
-        _loaded[key] = competition.load(Path(data_dir), params)
+        _loaded[key] = competition.load(Path(data_dir), params, train=train)
     return _loaded[key]
 
 

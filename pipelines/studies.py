@@ -33,6 +33,17 @@ def redact(url):
         return "<malformed URL>"
 
 
+def absolute_url(url):
+    """The storage URL with a relative SQLite path made absolute, so workers elsewhere find the file."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        return parsed.set(database=str(Path(parsed.database).resolve())).render_as_string(hide_password=False)
+    return url
+
+
 def open_storage(url):
     try:
         parsed = make_url(url)

@@ -3,11 +3,16 @@
 Each trial's value is the competition's K-fold CV metric from the same cross_validate
 that pipelines.run uses. Studies persist in the storage (SQLite by default), so running
 the same command again continues the same study; PostgreSQL lets workers on several
-machines share one study.
+machines share one study. `--workers N` runs N trials at a time, each worker a process with
+its own sampler on the one study (each trial's folds run in turn, so pruning keeps working);
+`--cluster` runs the workers on a Dask scheduler's workers.
 """
 import gc
+import hashlib
 import time
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import optuna
 
@@ -17,24 +22,27 @@ from .crossval import cross_validate
 from .download import locate_or_download
 from .errors import UserError, cli_main
 from .files import write_json
+from .folds import load_dataset
 from .params import resolve
 from .pruning import FoldPruning, epoch_pruning
-from .run import competition_parser, read_params_file, resolve_settings
+from .run import add_worker_arguments, check_threads, competition_parser, read_params_file, resolve_settings
 from .runfolder import new_run_dir
 from .splits import competition_splits
 from .studies import (
     DEFAULT_STORAGE,
     WORKER,
+    absolute_url,
     fail_dead_local_trials,
     open_storage,
     redact,
 )
+from .workers import plan, run_all, workers_argument
 
 
 def build_parser():
     parser = competition_parser("python -m pipelines.tune", __doc__.splitlines()[0],
                                 "pin a hyperparameter for every trial (repeatable)")
-    parser.add_argument("--trials", type=int, required=True, help="trials this worker runs")
+    parser.add_argument("--trials", type=int, required=True, help="trials this command runs (on all its workers)")
     parser.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
     parser.add_argument("--storage", default=DEFAULT_STORAGE, help=f"study database URL (default {DEFAULT_STORAGE})")
     parser.add_argument("--study-name", help="default: the competition's name, and the member's for a member")
@@ -43,10 +51,11 @@ def build_parser():
                         "is present, else cpu)")
     parser.add_argument("--params", help="JSON file of parameters the trials start from, as for pipelines.run")
     parser.add_argument("--no-pruning", action="store_true", help="run every trial to the end")
+    add_worker_arguments(parser, what="trials")
     return parser
 
 
-def make_objective(competition, name, dataset, base, assignments, folds, seed, pruning):
+def make_objective(competition, name, dataset, base, assignments, folds, seed, pruning, threads=1):
     """Each trial: the member's searched parameters over `base` (defaults, preset, params file), then
     --set, resolved and checked as pipelines.run resolves them; its value is the K-fold CV score."""
     suggest = competition.search_space(name)
@@ -56,7 +65,7 @@ def make_objective(competition, name, dataset, base, assignments, folds, seed, p
         params = resolve(competition.declared(), assignments, overrides={**base, **suggest(trial)})
         try:
             result = cross_validate(
-                competition, dataset, params, folds=folds, seed=seed, member=name,
+                competition, dataset, params, folds=folds, seed=seed, member=name, threads=threads,
                 fold_callbacks=lambda index: [epoch_pruning(trial, competition.monitor)] if pruning and index == 0 else [],
                 on_fold=FoldPruning(trial, folds) if pruning else None,
             )
@@ -65,6 +74,49 @@ def make_objective(competition, name, dataset, base, assignments, folds, seed, p
             gc.collect()  # free the fold models, trainers and loaders before the next trial
 
     return objective
+
+
+@dataclass(frozen=True)
+class TuneJob:
+    """One tuning worker's share of a search, by value, so it runs in any process."""
+
+    competition: str
+    data_dir: str
+    storage: str
+    study_name: str
+    member: str
+    base: dict
+    assignments: tuple
+    pinned: dict
+    folds: int
+    seed: int
+    pruning: bool
+    trials: int
+    deadline: float | None   # time.time() after which no trial starts
+    threads: int = 1
+
+
+def sampler_seed(seed, trials_so_far):
+    """The search's seed mixed with this worker's identity (host:pid) and the study's size, so
+    workers that start together on one storage never propose the same trials."""
+    digest = hashlib.sha256(f"{seed}/{WORKER}/{trials_so_far}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def tune_worker(job, dataset=None):
+    """Run this worker's trials on the shared study; returns the numbers of the trials it finished."""
+    competition = competitions.get(job.competition)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # constant_liar
+    study = optuna.load_study(study_name=job.study_name, storage=open_storage(job.storage), pruner=pruner())
+    study.sampler = optuna.samplers.TPESampler(seed=sampler_seed(job.seed, len(study.trials)), constant_liar=True)
+    dataset = dataset or load_dataset(competition, job.data_dir, job.pinned)
+    objective = make_objective(competition, job.member, dataset, job.base, list(job.assignments), job.folds, job.seed,
+                               job.pruning, job.threads)
+    finished = []
+    timeout = None if job.deadline is None else max(0.0, job.deadline - time.time())
+    study.optimize(objective, n_trials=job.trials, timeout=timeout, gc_after_trial=True,
+                   callbacks=[lambda _, trial: finished.append(trial.number)])
+    return finished
 
 
 def save_plots(study, folder):
@@ -123,14 +175,16 @@ def choose_member(competition, params):
     return name
 
 
+def pruner():
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10)
+
+
 def open_study(args, competition, name, storage):
     """The study of this competition (and member); one made for another member is refused."""
     member = name if competition.members else None
     study_name = args.study_name or competition.name + (f"-{member}" if member else "")
-    study = optuna.create_study(
-        storage=storage, study_name=study_name, load_if_exists=True, direction=competition.metric.direction,
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10),
-    )
+    study = optuna.create_study(storage=storage, study_name=study_name, load_if_exists=True,
+                                direction=competition.metric.direction, pruner=pruner())
     if study.direction.name.lower() != competition.metric.direction:
         raise UserError(f"study {study_name!r} in {redact(args.storage)} was made to {study.direction.name.lower()}; "
                         f"{competition.metric.name} needs {competition.metric.direction}: choose another --study-name")
@@ -143,9 +197,16 @@ def open_study(args, competition, name, storage):
     return study
 
 
+def shares(trials, workers):
+    """How many of `trials` each of `workers` runs."""
+    return [trials // workers + (index < trials % workers) for index in range(workers)]
+
+
 @cli_main
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    requested = workers_argument(args.workers)
+    check_threads(args.threads)
     competition = competitions.get(args.competition)
     if args.trials <= 0:
         raise UserError(f"--trials {args.trials}: give a positive number of trials")
@@ -162,24 +223,31 @@ def main(argv=None):
     failed = fail_dead_local_trials(study)
     if failed:
         print(f"marked FAIL the trials of a worker that died: {', '.join(map(str, failed))}")
-    study.sampler = optuna.samplers.TPESampler(seed=args.seed + len(study.trials))  # resumed runs explore anew
     dataset = competition.load(data_dir, pinned)
     competition_splits(competition, dataset, folds, args.seed)  # too many folds fails here, before any trial
+    workers = plan(requested, args.trials, args.cluster, args.threads)
     print(f"tuning {competition.name}{'' if name == 'model' else f' member {name}'}"
           f"{f' (preset {preset})' if preset else ''}: study {study.study_name!r} in {redact(args.storage)}, "
-          f"{len(study.trials)} earlier trials, {args.trials} more, {folds} folds", flush=True)
+          f"{len(study.trials)} earlier trials, {args.trials} more, {folds} folds, {workers.describe()}", flush=True)
     start = time.perf_counter()
-    study.optimize(
-        make_objective(competition, name, dataset, base, args.set, folds, args.seed, pruning=not args.no_pruning),
-        n_trials=args.trials, timeout=args.timeout, gc_after_trial=True,
-    )
+    job = TuneJob(competition=competition.name, data_dir=str(Path(data_dir).resolve()), storage=absolute_url(args.storage),
+                  study_name=study.study_name, member=name, base=base, assignments=tuple(args.set), pinned=pinned,
+                  folds=folds, seed=args.seed, pruning=not args.no_pruning, trials=args.trials,
+                  deadline=None if args.timeout is None else time.time() + args.timeout, threads=workers.threads)
+    if workers.inline:
+        finished = tune_worker(job, dataset)
+    else:
+        jobs = [TuneJob(**{**vars(job), "trials": share}) for share in shares(args.trials, workers.count) if share]
+        finished = [number for numbers in run_all(tune_worker, jobs, workers, name=lambda _: "a tuning worker")
+                    for number in numbers]
     elapsed = time.perf_counter() - start
     run_dir = new_run_dir(f"{competition.name}/tune")
     write_json(run_dir / "config.json", {**vars(args), "storage": redact(args.storage), "study_name": study.study_name,
-                                         "member": name, "preset": preset, "folds": folds,
+                                         "member": name, "preset": preset, "folds": folds, "workers": workers.count,
                                          "seconds": round(elapsed, 1), "data_dir": str(data_dir)})
-    summarize(study, competition, run_dir)
-    print(f"{args.trials} trials in {elapsed:.0f}s")
+    summarize(optuna.load_study(study_name=study.study_name, storage=storage), competition, run_dir)
+    stopped = f" (--timeout stopped it after {len(finished)} of {args.trials})" if len(finished) < args.trials else ""
+    print(f"{len(finished)} trial{'s' if len(finished) != 1 else ''} in {elapsed:.0f}s{stopped}")
 
 
 if __name__ == "__main__":

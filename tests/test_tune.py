@@ -162,21 +162,45 @@ def postgres_url():
     return url
 
 
-def test_two_workers_share_one_postgres_study(house_dir, tmp_path):
+def test_two_workers_started_together_share_one_postgres_study_without_repeating_trials(house_dir, tmp_path):
     url = postgres_url()
     name = f"two-workers-{os.getpid()}-{time.time_ns()}"
-    workers = [subprocess.Popen(tune_command(house_dir, url, 4, "--study-name", name, "--seed", str(seed)),
+    workers = [subprocess.Popen(tune_command(house_dir, url, 4, "--study-name", name, "--seed", "0"),
                                 cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True) for seed in (0, 1)]
+                                text=True) for _ in range(2)]  # the same seed, started at the same moment
     for worker in workers:
         _, err = worker.communicate(timeout=600)
         assert worker.returncode == 0, err
     trials = optuna.load_study(study_name=name, storage=url).trials
     assert len(trials) == 8
     assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL}
-    workers_seen = {t.user_attrs["worker"] for t in trials}
-    assert len(workers_seen) == 2
+    by_worker = {}
+    for trial in trials:
+        by_worker.setdefault(trial.user_attrs["worker"], []).append(trial)
+    assert len(by_worker) == 2
+    first = [min(found, key=lambda t: t.number).params for found in by_worker.values()]
+    assert first[0] != first[1]  # each worker's sampler mixes in its identity
     optuna.delete_study(study_name=name, storage=url)
+
+
+def test_tune_workers_run_trials_side_by_side(house_dir, in_tmp, capfd):
+    db = in_tmp / "study.db"
+    tune(house_dir, db, "--trials", "4", "--workers", "2", "--set", "models=lasso", "--no-pruning")
+    out = capfd.readouterr().out
+    assert "2 worker processes" in out and "\n4 trials in " in out
+    trials = optuna.load_study(study_name="house_prices-lasso", storage=f"sqlite:///{db}").trials
+    assert len(trials) == 4 and {t.state for t in trials} == {TrialState.COMPLETE}
+    assert len({t.user_attrs["worker"] for t in trials}) == 2
+    assert len({t.params["lasso.alpha"] for t in trials}) == 4
+
+
+def test_timeout_reports_the_trials_that_finished(house_dir, in_tmp, capsys):
+    db = in_tmp / "study.db"
+    tune(house_dir, db, "--trials", "500", "--timeout", "3", "--set", "models=lasso")
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    finished = len(optuna.load_study(study_name="house_prices-lasso", storage=f"sqlite:///{db}").trials)
+    assert 0 < finished < 500
+    assert last.startswith(f"{finished} trials in ") and f"(--timeout stopped it after {finished} of 500)" in last
 
 
 def test_each_member_tunes_in_its_own_study(house_dir, in_tmp, capsys):

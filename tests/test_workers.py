@@ -1,6 +1,7 @@
 """Folds in worker processes: the same run as in one process, one clear error when a worker dies,
 resuming what it left, a GPU owned by each worker, and the worker count chosen and checked."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,7 +12,9 @@ import pytest
 
 from pipelines import devices, workers
 from pipelines.errors import UserError
+from pipelines.predict import main as predict_main
 from pipelines.run import main as run_main
+from pipelines.tune import main as tune_main
 from tests.conftest import subprocess_env
 from tests.test_runs import fails, run_dirs
 
@@ -37,6 +40,14 @@ def test_two_workers_give_the_run_of_one_process(house_dir, in_tmp, capfd):
     assert workers_seen == {"worker 1", "worker 2"}
 
 
+def test_predict_on_workers_writes_the_run_submission(house_dir, in_tmp, capfd):
+    run_main([*HOUSE, "--data-dir", str(house_dir), "--workers", "1", "--submission", "s.csv"])
+    [folder] = run_dirs(in_tmp)
+    predict_main([str(folder), "--workers", "2", "--submission", "p.csv"])
+    assert capfd.readouterr().out.strip().splitlines()[-1] == "p.csv"
+    assert (in_tmp / "p.csv").read_bytes() == (in_tmp / "s.csv").read_bytes()
+
+
 def test_a_killed_worker_fails_the_run_naming_its_fold_and_resume_finishes_it(house_dir, in_tmp, capfd):
     args = ["house_prices", "--data-dir", str(house_dir), "--folds", "4", "--set", "models=mlp,lasso",
             "--set", "mlp.max_epochs=150", "--set", "mlp.batch_size=64"]
@@ -57,7 +68,7 @@ def test_a_killed_worker_fails_the_run_naming_its_fold_and_resume_finishes_it(ho
         time.sleep(0.5)  # into its training
         fold = victim.parent.name.split("-")[1]
         pid = json.loads(victim.read_text())["pid"]
-        __import__("os").kill(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
         _, err = process.communicate(timeout=120)
     finally:
         process.kill()
@@ -131,3 +142,35 @@ def test_a_worker_that_cannot_see_the_data_folder(tmp_path, monkeypatch):
                     ("lasso",))
     with pytest.raises(UserError, match="worker 3 cannot see the data folder .*elsewhere: every worker must reach"):
         run_fold(task)
+
+
+def dask_scheduler():
+    address = os.environ.get("PIPELINES_TEST_DASK_SCHEDULER")
+    if not address:
+        pytest.skip("no Dask scheduler: set PIPELINES_TEST_DASK_SCHEDULER (.ci/run starts one with .ci/dask)")
+    return address
+
+
+def test_a_run_on_a_dask_cluster_gives_the_local_run(house_dir, in_tmp, capfd):
+    address = dask_scheduler()
+    run_main([*HOUSE, "--data-dir", str(house_dir), "--workers", "1", "--submission", "local.csv"])
+    run_main([*HOUSE, "--data-dir", str(house_dir), "--cluster", address, "--submission", "cluster.csv"])
+    out = capfd.readouterr().out
+    assert f"Dask worker threads at {address}" in out and "(0.0s, worker tcp://" in out  # lines from the workers
+    local, cluster = run_dirs(in_tmp)
+    assert (in_tmp / "local.csv").read_bytes() == (in_tmp / "cluster.csv").read_bytes()
+    assert (local / "oof.csv").read_bytes() == (cluster / "oof.csv").read_bytes()
+    record = json.loads((cluster / "members/mlp/fold-1/record.json").read_text())
+    assert record["worker"].startswith("worker tcp://")
+
+    predict_main([str(cluster), "--cluster", address, "--submission", "predicted.csv"])
+    assert (in_tmp / "predicted.csv").read_bytes() == (in_tmp / "cluster.csv").read_bytes()
+
+    import optuna
+
+    storage = f"sqlite:///{in_tmp / 'study.db'}"  # a file every worker on this machine sees
+    tune_main(["house_prices", "--data-dir", str(house_dir), "--storage", storage, "--folds", "2", "--trials", "2",
+               "--set", "models=lasso", "--cluster", address, "--no-pruning"])
+    assert "2 trials in " in capfd.readouterr().out
+    trials = optuna.load_study(study_name="house_prices-lasso", storage=storage).trials
+    assert len(trials) == 2 and all(t.value is not None for t in trials)
