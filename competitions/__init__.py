@@ -1,8 +1,15 @@
-"""One module per competition; each defines COMPETITION."""
+"""One module per competition; each defines COMPETITION.
+
+Competition files may also live in folders of your own, named by PIPELINES_COMPETITIONS (paths
+separated by os.pathsep): their modules join this package, so every command and every worker
+process finds them by name."""
 import importlib
+import os
 import pkgutil
 
 from pipelines.errors import UserError
+
+__path__ += [folder for folder in os.environ.get("PIPELINES_COMPETITIONS", "").split(os.pathsep) if folder]
 
 
 def names():

@@ -61,14 +61,16 @@ def registered(competition):
 def fold_tasks(competition, params, folds, seed, members, refit, data_dir=None, folder=None, logger=None,
                threads=1, report=False, each_member=False):
     """A task per fold (and the refit); with `each_member`, a task per (member, fold), so that a few
-    folds still keep every worker busy (each such task fits its member's features itself)."""
+    folds still keep every worker busy (each such task fits its member's features itself). Those go
+    member by member: a slow member's folds start early and the quick ones fill in behind them."""
     keys = [*range(folds), *(["full"] if refit else [])]
     groups = [(name,) for name in members] if each_member else [tuple(members)]
+    pairs = [(key, group) for group in groups for key in keys]
     return [FoldTask(competition=competition.name, data_dir=None if data_dir is None else str(Path(data_dir).resolve()),
                      params=params, folds=folds, seed=seed, fold=key, members=group,
                      run_dir=None if folder is None else str(folder.path.resolve()), logger=logger, threads=threads,
                      metric=competition.metric.name, report=report, several=len(members) > 1)
-            for key in keys for group in groups]
+            for key, group in pairs]
 
 
 def run_folds(tasks, competition, dataset, workers, folder=None, fold_callbacks=None, on_fold=None, log=print):

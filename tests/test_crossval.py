@@ -103,3 +103,21 @@ def test_logged_learning_curves_show_training(house_dir, tmp_path):
     history = results["mlp"].folds[0].history
     assert len(history) == 15 and {"train_loss", "valid_loss", "epoch_seconds"} <= set(history[0])
     assert history[-1]["valid_loss"] < history[0]["valid_loss"]
+
+
+def test_long_fits_print_their_epochs(capsys):
+    """Where no progress bar shows, a fit prints its epochs (every 10 s by default; here every one)."""
+    from pipelines.estimator import LightningEstimator
+    from pipelines.models.mlp import MLPRegressor
+    from pipelines.trainer import EpochLog
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 3)), rng.normal(size=64)
+    model = LightningEstimator(MLPRegressor, {"hidden": 8, "dropout": 0.0, "lr": 1e-2, "weight_decay": 0.0},
+                               batch_size=16, max_epochs=3)
+    model.fit(X, y, validation=(X, y), callbacks=[EpochLog("mlp fold 0", every=0)])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [f"mlp fold 0 epoch {k}/3" for k in (1, 2, 3)]
+    assert "train_loss" in lines[0] and "valid_loss" in lines[0]
+    model.fit(X, y, callbacks=[EpochLog("mlp fold 0")])  # fast epochs: nothing printed
+    assert capsys.readouterr().out == ""

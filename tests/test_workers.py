@@ -50,7 +50,7 @@ def test_predict_on_workers_writes_the_run_submission(house_dir, in_tmp, capfd):
 
 def test_a_killed_worker_fails_the_run_naming_its_fold_and_resume_finishes_it(house_dir, in_tmp, capfd):
     args = ["house_prices", "--data-dir", str(house_dir), "--folds", "4", "--set", "models=mlp,lasso",
-            "--set", "mlp.max_epochs=150", "--set", "mlp.batch_size=64"]
+            "--set", "mlp.max_epochs=300", "--set", "mlp.batch_size=64"]
     run_main([*args, "--workers", "1", "--submission", "uninterrupted.csv"])
     [reference] = run_dirs(in_tmp)
     process = subprocess.Popen([sys.executable, "-m", "pipelines.run", *args, "--workers", "2",
@@ -59,24 +59,27 @@ def test_a_killed_worker_fails_the_run_naming_its_fold_and_resume_finishes_it(ho
     try:
         deadline = time.monotonic() + 180
         victim = None
-        while victim is None:
+        while victim is None:  # an mlp fold in training once another fold has finished
             assert time.monotonic() < deadline and process.poll() is None, "no mlp fold started"
             for claim in in_tmp.glob("runs/house_prices/*/members/mlp/fold-*/worker.json"):
-                if claim.parent.parent.parent.parent != reference and not (claim.parent / "record.json").exists():
+                run = claim.parent.parent.parent.parent
+                if (run != reference and not (claim.parent / "record.json").exists()
+                        and any(run.glob("members/*/fold-*/record.json"))):
                     victim = claim
             time.sleep(0.05)
-        time.sleep(0.5)  # into its training
-        fold = victim.parent.name.split("-")[1]
         pid = json.loads(victim.read_text())["pid"]
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)  # a few seconds into a fold of 300 epochs
         _, err = process.communicate(timeout=120)
     finally:
         process.kill()
     folder = victim.parent.parent.parent.parent
+    [victim] = [claim for claim in folder.glob("members/*/fold-*/worker.json")  # what the killed worker had begun
+                if json.loads(claim.read_text())["pid"] == pid and not (claim.parent / "record.json").exists()]
+    member, fold = victim.parent.parent.name, victim.parent.name.split("-")[1]
     assert process.returncode == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
-    assert f"the worker training mlp fold {fold} died (SIGKILL: killed, or out of memory)" in lines[0], lines[0]
+    assert f"the worker training {member} fold {fold} died (SIGKILL: killed, or out of memory)" in lines[0], lines[0]
     assert f"--resume {folder.relative_to(in_tmp)}" in lines[0], lines[0]
     assert json.loads((folder / "status.json").read_text())["status"] == "failed"
     assert not (in_tmp / "resumed.csv").exists()
