@@ -60,14 +60,13 @@ class EmbeddingStore:
 
     def shards(self):
         """(keys, vectors) of each readable shard; a damaged one is skipped (its images are embedded again)."""
-        legacy = [(self.folder / "keys.npy", self.folder / "vectors.npy")]
-        for keys_path, vectors_path in legacy:
-            try:
-                keys, vectors = np.load(keys_path, allow_pickle=False), np.load(vectors_path, allow_pickle=False)
-            except (OSError, ValueError):
-                continue
+        try:  # the older layout: one pair of files
+            keys = np.load(self.folder / "keys.npy", allow_pickle=False)
+            vectors = np.load(self.folder / "vectors.npy", allow_pickle=False)
             if len(keys) == len(vectors):
                 yield keys, vectors
+        except (OSError, ValueError):
+            pass
         for path in sorted(self.folder.glob("shard-*.npz")) if self.folder.is_dir() else ():
             try:
                 with np.load(path, allow_pickle=False) as shard:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import competitions
-from submissions.write import align_to_sample, default_path, write_submission
+from submissions.write import align_to_sample, check_output_path, default_path, write_submission
 
 from .crossval import CVResult
 from .data import read_csv
@@ -47,7 +47,9 @@ def fit_weights(predictions, y, metric):
 
 def blend(results, y, splits, metric, excluded=None):
     """(CVResult of the blend, weights by member name) from members' CVResults on the same splits.
-    `excluded` rows (those the members never train on) are not used to fit weights either."""
+    `excluded` rows (those the members never train on) are not used to fit weights either.
+    With one holdout there are no other folds to fit weights on: the score and the submission
+    both blend with equal weights (equal_weights(splits) tells)."""
     names = list(results)
     oof = np.stack([results[name].oof for name in names])
     test = np.stack([results[name].test for name in names])
@@ -63,9 +65,15 @@ def blend(results, y, splits, metric, excluded=None):
         blended[valid_rows] = np.tensordot(weights, oof[:, valid_rows], axes=1)
         score = float(metric.score(y[valid_rows], blended[valid_rows]))
         folds.append(Fold(index, score, time.perf_counter() - start))
-    weights = fit_weights(oof[:, usable], y[usable], metric)
+    weights = (np.full(len(names), 1 / len(names)) if equal_weights(splits)
+               else fit_weights(oof[:, usable], y[usable], metric))
     result = CVResult(metric.name, folds, blended, validated, np.tensordot(weights, test, axes=1))
     return result, dict(zip(names, weights.tolist()))
+
+
+def equal_weights(splits):
+    """One holdout split: weights fitted on it would be scored on the rows they were fitted on."""
+    return len(splits) == 1
 
 
 SAME = ("train_ids", "target", "folds", "excluded", "test_ids")  # what runs must share to be blended
@@ -78,6 +86,7 @@ def open_runs(paths):
     folders = [RunFolder.open(path) for path in paths]
     for folder in folders:
         folder.require_complete("blend")
+        folder.require_config("competition", "metric", "folds", "seed")
     names = {folder.config["competition"] for folder in folders}
     if len(names) > 1:
         raise UserError(f"these runs are of different competitions ({', '.join(sorted(names))}); blend runs of one")
@@ -122,7 +131,8 @@ def blend_runs(paths, submission_path=None, log=print):
     for run_result in results.values():  # each run scored on the same folds, for the record
         run_result.folds = [Fold(k, float(competition.metric.score(data.y[rows], run_result.oof[rows])), 0.0)
                             for k, (_, rows) in enumerate(splits)]
-    log("blend weights: " + ", ".join(f"{label} {weight:.3f}" for label, weight in weights.items()))
+    log("blend weights: " + ", ".join(f"{label} {weight:.3f}" for label, weight in weights.items())
+        + (" (equal: one holdout split has no other folds to fit them on)" if equal_weights(splits) else ""))
     log(f"CV {competition.metric.name}: {format_score(result.mean, result.std)}")
 
     submission_path = Path(submission_path) if submission_path else default_path(competition.name)
@@ -133,7 +143,8 @@ def blend_runs(paths, submission_path=None, log=print):
         "sources": [{"path": os.path.relpath(source.path.resolve(), (RUNS_DIR / competition.name).resolve()),
                      "status_sha256": sha256(source.path / "status.json")} for source in folders],
         "classes": first.config.get("classes"), "data_dir": first.config.get("data_dir"),
-        "submission": str(submission_path), "started": now(), "code": code_version(), "versions": versions()})
+        "submission": str(submission_path), "started": now(), "code": code_version(competition.name),
+        "versions": versions()})
     log(f"run folder: {folder.path}")
     try:
         frame = competition.submission(data.test_ids, result.test, data.info["classes"])
@@ -151,12 +162,16 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="python -m pipelines.blend", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="finished runs of one competition")
     parser.add_argument("--submission", help="output CSV (default submissions/NAME-<UTC time>.csv)")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the whole traceback of an error raised in a competition's own code")
     return parser
 
 
 @cli_main
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.submission:
+        check_output_path(args.submission)
     _, path = blend_runs(args.run_dirs, args.submission)
     print(path)
 

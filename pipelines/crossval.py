@@ -1,11 +1,12 @@
 """K-fold cross-validation: features and model fitted on each fold's training rows only.
 
-Every member runs through the same splits. Each fold is a task (pipelines/folds.py) that runs
-in this process, in local worker processes or on a Dask cluster (pipelines/workers.py); the
-results are gathered in fold order, so the CV, the out-of-fold predictions and the averaged test
-predictions are the same whichever ran them. With a run folder, each finished (member, fold) is
-saved at once and a resumed run loads it instead of training it again; with `refit`, each
-member is also fitted once on all training rows and those models predict the test set.
+Every member runs through the same splits. The work is a set of tasks (pipelines/folds.py): in
+this process a task is a fold, whose members share their recipe's fit; on local worker processes
+or a Dask cluster (pipelines/workers.py) a task is one (member, fold), so a few folds still keep
+every worker busy. Results are gathered in fold order, so the CV, the out-of-fold predictions and
+the averaged test predictions are the same whichever ran them. With a run folder, each finished
+(member, fold) is saved at once and a resumed run loads it instead of training it again; with
+`refit`, each member is also fitted once on all training rows and those models predict the test set.
 """
 from contextlib import closing
 from dataclasses import dataclass
@@ -16,16 +17,9 @@ import numpy as np
 import competitions
 
 from .errors import UserError
-from .folds import Fold, FoldTask, run_fold
-from .splits import (  # noqa: F401 - the splitters competitions declare
-    competition_splits,
-    default_splitter,
-    fold_of_rows,
-    group_kfold,
-    kfold,
-    stratified_group_kfold,
-    stratified_kfold,
-)
+from .folds import FoldTask, data_signature, describe, image_cache_dir, run_fold, splits_of
+from .progress import say
+from .splits import fold_of_rows
 from .workers import Workers, run_all
 
 
@@ -60,57 +54,52 @@ def registered(competition):
 
 def fold_tasks(competition, params, folds, seed, members, refit, data_dir=None, folder=None, logger=None,
                threads=1, report=False, each_member=False):
-    """A task per fold (and the refit); with `each_member`, a task per (member, fold), so that a few
-    folds still keep every worker busy (each such task fits its member's features itself). Those go
-    member by member: a slow member's folds start early and the quick ones fill in behind them."""
+    """A task per fold (and the refit); with `each_member`, a task per (member, fold), each fitting
+    its member's features itself. Those go member by member, in the order of the members."""
     keys = [*range(folds), *(["full"] if refit else [])]
     groups = [(name,) for name in members] if each_member else [tuple(members)]
-    pairs = [(key, group) for group in groups for key in keys]
+    attempt = folder.status.get("attempt") if folder else None
+    signature = None if data_dir is None else data_signature(data_dir)
     return [FoldTask(competition=competition.name, data_dir=None if data_dir is None else str(Path(data_dir).resolve()),
                      params=params, folds=folds, seed=seed, fold=key, members=group,
                      run_dir=None if folder is None else str(folder.path.resolve()), logger=logger, threads=threads,
-                     metric=competition.metric.name, report=report, several=len(members) > 1)
-            for key, group in pairs]
+                     metric=competition.metric.name, report=report, several=len(members) > 1, attempt=attempt,
+                     data_signature=signature, cache_dir=image_cache_dir())
+            for group in groups for key in keys]
 
 
-def run_folds(tasks, competition, dataset, workers, folder=None, fold_callbacks=None, on_fold=None, log=print):
+def run_folds(tasks, competition, dataset, workers, folder=None, fold_callbacks=None, on_fold=None):
     """{fold key: FoldOutput} of every task, run inline or on the workers."""
-    def inline(task):
-        return run_fold(task, competition, dataset, callbacks=fold_callbacks,
-                        on_member=(lambda name, fold: on_fold(name, fold)) if on_fold else None)
+    if workers.inline:
+        return {task.fold: run_fold(task, competition, dataset, callbacks=fold_callbacks,
+                                    on_member=(lambda name, fold: on_fold(name, fold)) if on_fold else None)
+                for task in tasks}
 
-    if workers.inline or not registered(competition):
-        if not workers.inline:
-            log(f"{competition.name} is not a module of competitions/, so workers cannot import it: "
-                "its folds train in this process")
-        return {task.fold: inline(task) for task in tasks}
+    def died(tasks):  # the (member, fold)s whose worker of this attempt is gone, from their worker.json
+        return [f"{name} {task.fold_label}" for task in tasks for name in task.members
+                if folder and folder.claim_died(name, task.fold, task.attempt)]
 
+    hint = (f"; the finished folds are kept: resume with python -m pipelines.run {competition.name} --resume "
+            f"{folder.path}" if folder else "")
     outputs = {}
-    results = run_all(run_fold, tasks, workers, name=lambda task: f"{competition.name} {task.label}",
-                      on_failure=lambda unfinished, cause: describe_lost(unfinished, cause, folder))
+    results = run_all(run_fold, tasks, workers, name=lambda task: f"{competition.name} {task.label}", died=died,
+                      hint=hint)
     with closing(results):  # a failure here stops the workers at once
         for output in results:
-            if output.fold in outputs:  # another member of a fold that is already in
-                outputs[output.fold].members.update(output.members)
-            else:
+            known = outputs.get(output.fold)
+            if known is not None and not np.array_equal(known.valid_rows, output.valid_rows):
+                raise UserError(f"two workers split the data into other folds (fold {output.fold}); every worker "
+                                "must read the same data folder")
+            if known is None:
                 outputs[output.fold] = output
-            if on_fold:
-                for name, (fold, _, _) in output.members.items():
+            else:  # another member of a fold that is already in
+                known.members.update(output.members)
+            for name, (fold, _, _) in output.members.items():
+                if workers.cluster and tasks[0].report:  # Dask forwards prints late: the lines are printed here
+                    say(describe(name, fold, tasks[0].metric, tasks[0].several))
+                if on_fold:
                     on_fold(name, fold)
     return outputs
-
-
-def describe_lost(unfinished, cause, folder):
-    """The error when a worker died: which (member, fold) it trained, from the claims (worker.json)
-    the folds left in the run folder, and how to resume."""
-    dead = [f"{name} {task.fold_label}" for task in unfinished for name in task.members
-            if folder and folder.claim_died(name, task.fold)]
-    what = (f"{cause.replace('a worker process died', 'the worker training ' + ', '.join(dead) + ' died')}" if dead
-            else f"{cause} while training {', '.join(task.label for task in unfinished)}")
-    if folder is None:
-        return what
-    return (f"{what}; the finished folds are kept: resume with python -m pipelines.run "
-            f"{folder.config.get('competition', 'NAME')} --resume {folder.path}")
 
 
 def cross_validate_members(competition, dataset, params, folds=5, seed=0, members=None, folder=None, refit=False,
@@ -125,10 +114,14 @@ def cross_validate_members(competition, dataset, params, folds=5, seed=0, member
     report prints a line per finished (member, fold)."""
     members = members or competition.selected_members(params)
     workers = workers or Workers()
-    splits = competition_splits(competition, dataset, folds, seed)
+    if not workers.inline and not registered(competition):
+        log(f"{competition.name} is not a module of competitions/ (nor of PIPELINES_COMPETITIONS), so workers "
+            "cannot import it: its folds train in this process")
+        workers = Workers(threads=workers.threads)
+    splits = splits_of(competition, dataset, folds, seed)
     tasks = fold_tasks(competition, params, folds, seed, members, refit, data_dir, folder, logger, workers.threads,
                        report, each_member=not workers.inline)
-    outputs = run_folds(tasks, competition, dataset, workers, folder, fold_callbacks, on_fold, log)
+    outputs = run_folds(tasks, competition, dataset, workers, folder, fold_callbacks, on_fold)
     n = len(dataset.y)
     results = {}
     for name in members:

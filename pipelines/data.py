@@ -152,7 +152,11 @@ def model_space_target(values, metric, where):
                         f"{metric.name} needs numbers (a classification metric such as accuracy takes classes)")
     numbers = numbers.to_numpy(dtype=float)
     if metric.to_model is np.log1p and (numbers < 0).any():
-        raise UserError(f"{where}: target {values.name!r} has negative values; {metric.name} needs values >= 0")
+        what = f"target_transform={metric.target_transform}" if metric.target_transform else metric.name
+        raise UserError(f"{where}: target {values.name!r} has negative values; {what} needs values >= 0")
+    if metric.to_model is np.log and (numbers <= 0).any():
+        raise UserError(f"{where}: target {values.name!r} has values <= 0; target_transform=log needs positive "
+                        "values (log1p takes zeros)")
     return metric.target_to_model(numbers), None
 
 

@@ -23,15 +23,19 @@ def gpu_count():
 
 
 def trainer_devices():
-    """The Trainer's accelerator and devices: the owned GPU, else Lightning's choice of one device."""
+    """The Trainer's accelerator and devices: the owned GPU (a worker sees only that one: CUDA device
+    0 in its process), else Lightning's choice of one device."""
     if OWNED_GPU is not None:
-        return {"accelerator": "gpu", "devices": [OWNED_GPU]}
+        return {"accelerator": "gpu", "devices": [0]}
     return {"accelerator": "auto", "devices": 1}
 
 
 def describe():
-    """This process's training device, as the run records it."""
-    return f"cuda:{OWNED_GPU}" if OWNED_GPU is not None else "auto"
+    """This process's training device, as the run records it (a worker's GPU by its index among the
+    command's GPUs)."""
+    if OWNED_GPU is not None:
+        return f"cuda:{OWNED_GPU}"
+    return "cuda" if gpu_count() else "cpu"
 
 
 def torch_device():
@@ -39,5 +43,5 @@ def torch_device():
     import torch
 
     if OWNED_GPU is not None:
-        return torch.device("cuda", OWNED_GPU)
+        return torch.device("cuda", 0)  # the only GPU a worker that owns one sees
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")

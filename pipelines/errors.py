@@ -1,17 +1,75 @@
-"""Errors caused by the user's input, reported as one line without a traceback."""
+"""Errors a user can meet, reported as one line without a traceback.
+
+UserError: bad input (the message names the problem and the fix), exit code 2.
+CodeError: an exception raised inside a competition's own code (a feature step, a member, a
+loader), named by the innermost frame in that code; exit code 1, the whole traceback printed
+only with --debug (and kept in the run's status.json).
+"""
 import functools
+import os
 import sys
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 class UserError(Exception):
     """Bad input: the message names the problem and the fix."""
 
 
+class CodeError(Exception):
+    """An exception in a competition's own code: `message` names where, `details` is its traceback."""
+
+    def __init__(self, message, details=""):
+        super().__init__(message, details)
+        self.message, self.details = message, details
+
+    def __str__(self):
+        return self.message
+
+
+def user_code_folders():
+    """Where a competition's own code lives: competitions/, features/ and PIPELINES_COMPETITIONS."""
+    extra = [Path(folder).resolve() for folder in os.environ.get("PIPELINES_COMPETITIONS", "").split(os.pathsep)
+             if folder]
+    return [REPO / "competitions", REPO / "features", *extra]
+
+
+def as_code_error(error):
+    """A CodeError naming the innermost frame of a competition's own code that `error` passed
+    through, or None when it came from elsewhere (a bug of the engine keeps its traceback)."""
+    if isinstance(error, CodeError):
+        return error
+    if isinstance(error, UserError) or type(error).__name__ == "TrialPruned":  # meant for the user, or for Optuna
+        return None
+    folders = user_code_folders()
+    found = []  # the frames in the competition's own code, outermost first
+    for frame, line in traceback.walk_tb(error.__traceback__):
+        path = Path(frame.f_code.co_filename).resolve()
+        if any(path.is_relative_to(folder) for folder in folders):
+            found.append((frame, line, path))
+    if not found:
+        return None
+    _, line, path = found[-1]  # where it happened
+    named = [frame for frame, _, _ in found if not frame.f_code.co_name.startswith("<")]  # not a comprehension
+    frame = named[-1] if named else found[-1][0]
+    owner = frame.f_locals.get("self")
+    name = frame.f_code.co_name if owner is None else f"{type(owner).__name__}.{frame.f_code.co_name}"
+    shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return CodeError(f"{type(error).__name__}{': ' + text if text else ''} in {name} ({shown}:{line}); "
+                     "rerun with --debug for the whole traceback", details)
+
+
 def cli_main(main):
-    """Run a command's main(); turn UserError into one line on stderr and exit code 2."""
+    """Run a command's main(); turn a UserError into one line on stderr and exit code 2, an
+    exception in a competition's own code into one line and exit code 1 (--debug: its traceback)."""
 
     @functools.wraps(main)
     def wrapper(argv=None):
+        debug = "--debug" in (sys.argv[1:] if argv is None else argv)
         try:
             return main(argv)
         except UserError as error:
@@ -20,5 +78,13 @@ def cli_main(main):
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             sys.exit(130)
+        except Exception as error:  # noqa: BLE001 - only a competition's own code is reported this way
+            code_error = as_code_error(error)
+            if code_error is None:
+                raise
+            if debug:
+                print(code_error.details, file=sys.stderr, end="")
+            print(f"error: {code_error}", file=sys.stderr)
+            sys.exit(1)
 
     return wrapper

@@ -18,13 +18,15 @@ class LightningEstimator:
     """Builds `module_class.build(X, y, total_steps, **module_params)` at each fit and trains it
     with a Trainer; `history_` holds the per-epoch metrics its CSV logger wrote. `threads` caps
     torch's CPU threads (small tabular models: see SklearnEstimator on why one is robust).
+    `precision`: the module class's own (`training_precision = "32-true"` for tabular models and heads), else
+    mixed where the hardware has it (pipelines.trainer.mixed_precision), for training and prediction.
     The engine gives it loggers and callbacks (it is `lightning`), which other models never see."""
 
     checkpoint = "model.ckpt"
     lightning = True
 
     def __init__(self, module_class, module_params, batch_size=256, max_epochs=80,
-                 datamodule_class=None, datamodule_params=None, threads=None):
+                 datamodule_class=None, datamodule_params=None, threads=None, precision=None):
         self.module_class = module_class
         self.module_params = module_params
         self.batch_size = batch_size
@@ -32,6 +34,7 @@ class LightningEstimator:
         self.datamodule_class = datamodule_class
         self.datamodule_params = datamodule_params or {}
         self.threads = threads
+        self.precision = precision or getattr(module_class, "training_precision", None)
 
     def _datamodule_class(self):
         from .datamodules import ArrayDataModule
@@ -46,7 +49,8 @@ class LightningEstimator:
         total_steps = self.max_epochs * len(data.train_dataloader())
         with torch_threads(self.threads or devices.THREADS):
             self.module_ = self.module_class.build(X, y, total_steps=total_steps, **self.module_params)
-            self.trainer_ = make_trainer(self.max_epochs, callbacks=[EpochSeconds(), *callbacks], loggers=loggers)
+            self.trainer_ = make_trainer(self.max_epochs, callbacks=[EpochSeconds(), *callbacks], loggers=loggers,
+                                         precision=self.precision)
             self.trainer_.fit(self.module_, datamodule=data)
         csv = [logger for logger in loggers if type(logger).__name__ == "CSVLogger"]
         self.history_ = logged_epochs(f"{csv[0].log_dir}/metrics.csv") if csv else []
@@ -57,7 +61,7 @@ class LightningEstimator:
 
         from .trainer import make_trainer, torch_threads
 
-        trainer = make_trainer(1, progress=False)
+        trainer = make_trainer(1, progress=False, precision=self.precision)
         with torch_threads(self.threads or devices.THREADS):
             batches = trainer.predict(self.module_, self._datamodule_class().predict_loader(X))
         return torch.cat(batches).float().cpu().numpy().astype(np.float64)

@@ -8,7 +8,9 @@ holds only values (names, paths, parameters, indices), so it travels to any work
 share nothing but their recipe's fit on the fold, made once and handed to each member that
 declares that recipe.
 """
+import hashlib
 import json
+import os
 import random
 import sys
 import time
@@ -22,7 +24,7 @@ import competitions
 
 from . import devices, progress
 from .data import take
-from .errors import UserError
+from .errors import UserError, as_code_error
 from .logs import logged_epochs
 from .splits import competition_splits, training_rows
 
@@ -55,6 +57,9 @@ class FoldTask:
     metric: str = ""
     report: bool = False      # a line per finished member, and epochs of long fits
     several: bool = False     # the run has several members: lines name them
+    attempt: str | None = None  # the command's attempt at the run; a resumed run's new attempt stops stale tasks
+    data_signature: str | None = None  # the data folder as the command saw it (data_signature())
+    cache_dir: str | None = None  # the command's image and embedding cache, for workers elsewhere
 
     @property
     def index(self):
@@ -95,13 +100,41 @@ def seed_everything(seed, with_torch=False):
 _loaded = {}  # the dataset this process loaded last: every fold of a run needs the same one
 
 
-def load_dataset(competition, data_dir, params, train=True):
-    """The competition's data (train=False: its test files only), loaded once per process."""
-    key = (competition.name, str(data_dir), json.dumps(params, sort_keys=True, default=str), train)
+def data_signature(data_dir):
+    """The data folder's entries with their sizes and modification times: cheap to take, and changed
+    by any edit, added or replaced file (a folder's own time changes when its files are added)."""
+    entries = sorted((path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in Path(data_dir).iterdir())
+    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()
+
+
+def image_cache_dir():
+    """The decode-once image cache (and embeddings) as an absolute path, as features/images.py finds it."""
+    return str(Path(os.environ.get("PIPELINES_CACHE_DIR", "cache")).resolve())
+
+
+def use_cache_dir(path):
+    """A worker uses the command's cache (a Dask worker runs in a folder of its own)."""
+    if path and progress.worker_name():
+        os.environ["PIPELINES_CACHE_DIR"] = path
+        images = sys.modules.get("features.images")
+        if images is not None:
+            images.CACHE_DIR = Path(path)
+
+
+def load_dataset(competition, data_dir, params, train=True, signature=None):
+    """The competition's data (train=False: its test files only), loaded once per process and again
+    when the folder changes. `signature`: the folder as the command saw it (data_signature), which a
+    worker must see too."""
+    where = progress.worker_name() or "this process"
+    if not Path(data_dir).is_dir():
+        raise UserError(f"{where} cannot see the data folder {data_dir}: every worker must reach the data and run "
+                        "folders at the same paths (a shared filesystem)")
+    seen = data_signature(data_dir)
+    if signature is not None and seen != signature:
+        raise UserError(f"{where} sees other files in {data_dir} than the command did (sizes or times differ): "
+                        "the data changed during the run, or the workers read another copy of it")
+    key = (competition.name, str(data_dir), json.dumps(params, sort_keys=True, default=str), train, seen)
     if key not in _loaded:
-        if not Path(data_dir).is_dir():
-            raise UserError(f"{progress.worker_name() or 'this process'} cannot see the data folder {data_dir}: "
-                            "every worker must reach the data and run folders at the same paths (a shared filesystem)")
         _loaded.clear()
         _loaded[key] = competition.load(Path(data_dir), params, train=train)
     return _loaded[key]
@@ -110,14 +143,19 @@ def load_dataset(competition, data_dir, params, train=True):
 _split = {}  # the splits this process made last, with the dataset they split: every fold of a run needs them
 
 
+def splits_of(competition, dataset, folds, seed):
+    """The competition's splits of `dataset`, made once per process (some splitters take seconds)."""
+    key = (competition.name, folds, seed)
+    if _split.get("key") != key or _split.get("dataset") is not dataset:
+        _split.update(key=key, dataset=dataset, splits=competition_splits(competition, dataset, folds, seed))
+    return _split["splits"]
+
+
 def fold_rows(competition, dataset, task):
     """(training rows, validation rows or None) of the task's fold."""
     if task.fold == "full":
         return training_rows(competition, dataset, np.arange(len(dataset.y))), None
-    key = (competition.name, task.folds, task.seed)
-    if _split.get("key") != key or _split.get("dataset") is not dataset:  # some splitters take seconds
-        _split.update(key=key, dataset=dataset, splits=competition_splits(competition, dataset, task.folds, task.seed))
-    train_rows, valid_rows = _split["splits"][task.fold]
+    train_rows, valid_rows = splits_of(competition, dataset, task.folds, task.seed)[task.fold]
     return training_rows(competition, dataset, train_rows), valid_rows
 
 
@@ -159,9 +197,21 @@ def run_fold(task, competition=None, dataset=None, callbacks=None, on_member=Non
     competition, dataset: the caller's, when it runs in this process (a worker imports the
     competition by name and loads the data itself); callbacks(index) -> extra Lightning callbacks
     for Lightning members (pruning); on_member(name, Fold) runs after each member (it may raise to
-    stop the fold, as a pruned trial does)."""
+    stop the fold, as a pruned trial does). An exception in the competition's own code becomes a
+    CodeError here, where its frames are, so a worker's error reads the same as this process's."""
+    try:
+        return train_fold(task, competition, dataset, callbacks, on_member)
+    except Exception as error:
+        code_error = as_code_error(error)
+        if code_error is None or code_error is error:
+            raise
+        raise code_error from None
+
+
+def train_fold(task, competition, dataset, callbacks, on_member):
+    use_cache_dir(task.cache_dir)
     competition = competition or competitions.get(task.competition)
-    dataset = dataset or load_dataset(competition, task.data_dir, task.params)
+    dataset = dataset or load_dataset(competition, task.data_dir, task.params, signature=task.data_signature)
     folder = open_run_folder(task)
     train_rows, valid_rows = fold_rows(competition, dataset, task)
     members = competition.member_list(task.members)
@@ -174,13 +224,14 @@ def run_fold(task, competition=None, dataset=None, callbacks=None, on_member=Non
                 finished = folder.finished_fold(name, task.fold) if folder else None
                 if finished:
                     outputs[name] = load_finished(folder, name, task, finished, valid_rows)
-                else:
+                else:  # claimed first (worker.json), so a worker that dies fitting features is named too
+                    path = folder.start_fold(name, task.fold, progress.worker_name(), task.attempt) if folder else None
                     if fitted is None:
                         seed_everything(task.fold_seed)
                         shared = competition.member_params(None, task.params, task.fold_seed, classes)
                         fitted = fit_features(recipe, dataset, shared, train_rows, valid_rows)
                     outputs[name], saved = train_member(task, competition, dataset, name, members[name], classes,
-                                                        fitted, saved, train_rows, valid_rows, folder, callbacks)
+                                                        fitted, saved, train_rows, valid_rows, folder, path, callbacks)
                 if task.report:
                     progress.say(describe(name, outputs[name][0], task.metric, task.several))
                 if on_member:
@@ -196,26 +247,26 @@ def load_finished(folder, name, task, record, valid_rows):
     history = logged_epochs(folder.fold_path(name, task.fold) / "logs" / "csv" / "metrics.csv")
     valid = folder.fold_array(name, task.fold, "valid") if valid_rows is not None else None
     score = np.nan if record.get("score") is None else record["score"]
-    fold = Fold(task.index, score, record["seconds"], history, resumed=True, worker=record.get("worker"))
+    fold = Fold(task.index, score, record.get("seconds", 0.0), history, resumed=True, worker=record.get("worker"))
     return fold, valid, folder.fold_array(name, task.fold, "test")
 
 
 def train_member(task, competition, dataset, name, member, classes, fitted, saved, train_rows, valid_rows, folder,
-                 callbacks):
+                 path, callbacks):
     """((Fold, validation predictions, test predictions), where the fold's features are saved)."""
     start = time.perf_counter()
     features, X_train, X_valid, X_test = fitted
     view = competition.member_params(name, task.params, task.fold_seed, classes, task.threads)
     model = member.model(view)
     lightning = getattr(model, "lightning", False)
-    path = folder.start_fold(name, task.fold, progress.worker_name()) if folder else None
     extra = {}
     if lightning:  # Lightning is imported only for members that train with it
         from .trainer import EpochLog, make_loggers
 
         extra["loggers"] = make_loggers(path / "logs", task.logger) if folder else ()
         extra["callbacks"] = [*(callbacks(task.index) if callbacks else ()),
-                              *([EpochLog(f"{name} {task.fold_label}")] if task.report else ())]
+                              *([EpochLog(f"{name} {task.fold_label}")] if task.report and not progress.interactive()
+                                else ())]
     seed_everything(task.fold_seed, with_torch=lightning)
     validation = None if X_valid is None else (X_valid, dataset.y[valid_rows])
     model.fit(X_train, dataset.y[train_rows], validation=validation, **extra)
@@ -230,7 +281,8 @@ def train_member(task, competition, dataset, name, member, classes, fitted, save
         record = folder.save_fold(name, task.fold, features, model, arrays,
                                   {"score": None if np.isnan(score) else score, "seconds": round(seconds, 3),
                                    "train_rows": len(train_rows), "worker": progress.worker_name(),
-                                   "device": devices.describe(), "threads": task.threads}, features_path=saved)
+                                   "device": devices.describe(), "threads": task.threads}, features_path=saved,
+                                  attempt=task.attempt)
         saved = record["features"]["path"]
     fold = Fold(task.index, score, seconds, getattr(model, "history_", []), worker=progress.worker_name())
     return (fold, valid_pred, test_pred), saved

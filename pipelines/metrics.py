@@ -7,7 +7,7 @@ fitted on: log loss for every classification metric (accuracy and AUC do not mov
 optimiser), RMSE in model space for regression.
 """
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn import metrics as sk
@@ -68,6 +68,7 @@ class Metric:
     task: str = "regression"
     to_model: Callable | None = None
     from_model: Callable | None = None
+    target_transform: str | None = None  # models learn this transform of the target; the score is on raw values
 
     @property
     def direction(self):
@@ -98,6 +99,25 @@ METRICS = {
     "rmsle": Metric("rmsle", rmse, False, to_model=np.log1p, from_model=np.expm1),
     "mae": Metric("mae", mae, False),
 }
+
+
+TARGET_TRANSFORMS = {"log1p": (np.log1p, np.expm1), "log": (np.log, np.exp)}
+
+
+def with_target_transform(metric, transform):
+    """`metric`, still scored on the raw target, for models that learn transform(target) and whose
+    predictions go back through its inverse (log1p for prices scored by RMSE)."""
+    if transform is None:
+        return metric
+    if transform not in TARGET_TRANSFORMS:
+        raise UserError(f"target_transform={transform!r}: choose one of {', '.join(TARGET_TRANSFORMS)}")
+    if metric.classification or metric.to_model is not None:
+        raise UserError(f"target_transform={transform!r} does not go with {metric.name}: it is for regression "
+                        "metrics scored on raw values (rmse, mae)")
+    forward, inverse = TARGET_TRANSFORMS[transform]
+    raw_score = metric.score
+    return replace(metric, score=lambda y, predictions: raw_score(inverse(y), inverse(predictions)),
+                   to_model=forward, from_model=inverse, target_transform=transform)
 
 
 def metric(name):

@@ -5,6 +5,7 @@ A competition declares its shared parameters; each member declares its own, reac
 are parsed as the default's type and checked against the valid values; tuning suggests
 each parameter that declares a search range, under the same qualified name.
 """
+import difflib
 from dataclasses import dataclass
 
 from .errors import UserError
@@ -88,7 +89,8 @@ def check_known(declared, key, source):
     if key in declared:
         return
     qualified = sorted(name for name in declared if name.endswith("." + key))
-    hint = (f"did you mean {' or '.join(qualified)}?" if qualified
+    close = qualified or difflib.get_close_matches(key, list(declared), n=3, cutoff=0.75)
+    hint = (f"did you mean {' or '.join(close)}?" if close
             else f"known parameters: {', '.join(sorted(declared))}")
     raise UserError(f"unknown parameter {key!r} in {source}; {hint}")
 

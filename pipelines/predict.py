@@ -5,6 +5,8 @@ set with other ids, as in code competitions; the training files are not needed. 
 own data the submission is the run's, byte for byte. The last line printed is its path.
 """
 import argparse
+import sys
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,15 +14,15 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import competitions
-from submissions.write import align_to_sample, default_path, write_submission
+from submissions.write import align_to_sample, check_output_path, default_path, write_submission
 
 from .data import match_schema
 from .errors import UserError, cli_main
 from .files import sha256
-from .folds import load_dataset
-from .run import check_threads
-from .runfolder import RunFolder
-from .workers import Workers, plan, run_all, workers_argument
+from .folds import data_signature, image_cache_dir, load_dataset, use_cache_dir
+from .run import add_debug_argument, check_threads
+from .runfolder import RunFolder, code_changes, code_version
+from .workers import Workers, check_cluster, check_options, plan, run_all, workers_argument
 
 
 def fold_keys(config):
@@ -35,12 +37,15 @@ class PredictTask:
     data_dir: str
     member: str
     key: object            # a fold index, or "full" for the refit
-    threads: int = 1
+    record: dict           # the fold's record, verified by the command (files and sha256)
+    threads: int = 1       # when the run did not record the threads it trained with
+    data_signature: str | None = None
+    cache_dir: str | None = None
 
 
-def test_inputs(competition, config, data_dir, dataset=None):
+def test_inputs(competition, config, data_dir, dataset=None, signature=None):
     """The test files of `data_dir` in the form the run trained on (loaded once per process)."""
-    dataset = dataset or load_dataset(competition, data_dir, config["params"], train=False)
+    dataset = dataset or load_dataset(competition, data_dir, config["params"], train=False, signature=signature)
     dataset.X_test = match_schema(config["train_schema"], dataset.X_test, f"the test data in {data_dir}")
     return dataset
 
@@ -48,20 +53,22 @@ def test_inputs(competition, config, data_dir, dataset=None):
 def predict_fold(task, dataset=None, inputs=None):
     """Test predictions of one saved (member, fold) model. `inputs` (fitted features file -> the test
     set it transforms to) lets members that shared a fold's features share one transform."""
+    use_cache_dir(task.cache_dir)
     folder = RunFolder(task.run_dir)
     config = folder.config
     competition = competitions.get(config["competition"])
-    dataset = test_inputs(competition, config, task.data_dir, dataset)
-    record = folder.finished_fold(task.member, task.key)
+    dataset = test_inputs(competition, config, task.data_dir, dataset, task.data_signature)
+    record = task.record
     inputs = {} if inputs is None else inputs
     shared = record["features"]["path"]
     if shared not in inputs:
         inputs[shared] = folder.load_features(record).transform(dataset.X_test)
     n_classes = len(config.get("classes") or ()) if competition.metric.classification else 0
     seed = config["seed"] + (config["folds"] if task.key == "full" else task.key)
-    view = competition.member_params(task.member, config["params"], seed, n_classes, task.threads)
+    threads = record.get("threads") or task.threads  # as the model trained: the same numbers on any machine
+    view = competition.member_params(task.member, config["params"], seed, n_classes, threads)
     members = competition.member_list(config["members"])
-    with threadpool_limits(task.threads):
+    with threadpool_limits(threads):
         return folder.load_model(task.member, task.key, members[task.member].model(view)).predict(inputs[shared])
 
 
@@ -70,19 +77,23 @@ def member_test_predictions(folder, competition, dataset, data_dir, workers):
     model predicting in this process or on the workers."""
     config = folder.config
     keys = fold_keys(config)
-    unfinished = [(name, key) for name in config["members"] for key in keys if folder.finished_fold(name, key) is None]
+    records = {(name, key): folder.finished_fold(name, key) for name in config["members"] for key in keys}
+    unfinished = [pair for pair, record in records.items() if record is None]
     if unfinished:
         raise UserError(f"{folder.fold_path(*unfinished[0])} has no finished model; the run folder is incomplete")
-    tasks = [PredictTask(str(folder.path.resolve()), str(Path(data_dir).resolve()), name, key, workers.threads)
-             for name in config["members"] for key in keys]
+    signature = None if workers.inline else data_signature(data_dir)
+    tasks = [PredictTask(str(folder.path.resolve()), str(Path(data_dir).resolve()), name, key, records[name, key],
+                         workers.threads, signature, image_cache_dir()) for name in config["members"] for key in keys]
     if workers.inline:
         inputs = {}
         done = [predict_fold(task, dataset, inputs) for task in tasks]
     else:
         by_task = {}
-        for task, prediction in run_all(predict_with_task, tasks, workers,
-                                        name=lambda task: f"{task.member} {'refit' if task.key == 'full' else f'fold {task.key}'}"):
-            by_task[task.member, task.key] = prediction
+        predictions = run_all(predict_with_task, tasks, workers,
+                              name=lambda task: f"{task.member} {'refit' if task.key == 'full' else f'fold {task.key}'}")
+        with closing(predictions):
+            for task, prediction in predictions:
+                by_task[task.member, task.key] = prediction
         done = [by_task[task.member, task.key] for task in tasks]
     predictions = {}
     for task, prediction in zip(tasks, done):  # averaged in fold order, whichever finished first
@@ -99,8 +110,9 @@ def predict_with_task(task):
 def test_predictions(folder, data_dir, workers=Workers(), log=print):
     """(test dataset, the run's test predictions in model space) from the saved models of `folder`."""
     config = folder.config
-    competition = competitions.get(config["competition"])
+    competition = competitions.get(*folder.require_config("competition"))
     if config.get("kind") == "blend":
+        folder.require_config("sources")
         sources = [RunFolder.open(folder.path.parent / source["path"]) for source in config["sources"]]
         weights = folder.metrics["blend_weights"]
         parts = []
@@ -109,9 +121,10 @@ def test_predictions(folder, data_dir, workers=Workers(), log=print):
             if sha256(source.path / "status.json") != recorded["status_sha256"]:
                 raise UserError(f"{source.path} changed after it was blended into {folder.path}; blend again")
             log(f"predicting with {source.path} (weight {weight:.3f})")
-            dataset, test = test_predictions(source, data_dir or source.config["data_dir"], workers, log)
+            dataset, test = test_predictions(source, data_dir, workers, log)
             parts.append(test)
         return dataset, np.tensordot(np.asarray(list(weights.values())), np.stack(parts), axes=1)
+    folder.require_config("params", "folds", "seed", "refit", "members", "train_schema", "data_dir")
     data_dir = Path(data_dir or config["data_dir"])
     dataset = test_inputs(competition, config, data_dir, competition.load(data_dir, config["params"], train=False))
     predictions = member_test_predictions(folder, competition, dataset, data_dir, workers)
@@ -126,7 +139,11 @@ def predict(run_dir, data_dir=None, submission_path=None, workers=Workers(), log
     """Write the submission of a finished run for the test files in data_dir; returns its path."""
     folder = RunFolder.open(run_dir)
     folder.require_complete("predict from")
-    competition = competitions.get(folder.config["competition"])
+    competition = competitions.get(*folder.require_config("competition"))
+    changed = code_changes(folder.config.get("code", {}), code_version(competition.name))
+    if changed:
+        print(f"warning: the code differs from the run's ({', '.join(changed[:4])}{', ...' if len(changed) > 4 else ''});"
+              " predictions may differ from the run's", file=sys.stderr)
     dataset, test = test_predictions(folder, data_dir, workers, log)
     frame = competition.submission(dataset.test_ids, test, folder.config.get("classes"))
     path = Path(submission_path) if submission_path else default_path(competition.name)
@@ -139,25 +156,33 @@ def build_parser():
     parser.add_argument("run_dir", help="a finished run's folder, e.g. runs/house_prices/20261123T101500123456Z")
     parser.add_argument("--data-dir", help="folder with the competition's test files (default: the run's data folder)")
     parser.add_argument("--submission", help="output CSV (default submissions/NAME-<UTC time>.csv)")
-    parser.add_argument("--workers", metavar="N", default="1",
+    parser.add_argument("--workers", metavar="N",
                         help="models predicting at a time, each in a worker process (default 1: in this process, "
                              "quickest for tables; auto: as many as the cores allow, for large image test sets)")
     parser.add_argument("--threads", type=int, metavar="N", help="threads of each model (default: the cores "
                         "shared among the workers)")
     parser.add_argument("--cluster", metavar="tcp://HOST:PORT",
                         help="predict on the workers of this Dask scheduler (they must see the run and data folders)")
+    add_debug_argument(parser)
     return parser
 
 
 @cli_main
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    requested = workers_argument(args.workers)
+    check_options(args.workers, args.cluster)
+    requested = workers_argument(args.workers, default="1")
     check_threads(args.threads)
+    if args.submission:
+        check_output_path(args.submission)
     folder = RunFolder.open(args.run_dir)
-    blended = folder.config.get("kind") == "blend"  # its runs' models: never clamp the workers for those
-    models = 10**6 if blended else len(fold_keys(folder.config)) * len(folder.config.get("members", []))
+    config = folder.config
+    known = not config.get("kind") == "blend" and {"refit", "folds", "members"} <= set(config)
+    models = len(fold_keys(config)) * len(config["members"]) if known else 10**6  # a blend: its runs' models
     workers = plan(requested, max(1, models), args.cluster, args.threads)
+    if workers.cluster and known:
+        data_dir = Path(args.data_dir or config.get("data_dir", "."))
+        check_cluster(workers.cluster, config.get("competition"), [data_dir.resolve(), folder.path.resolve()], None)
     print(predict(args.run_dir, args.data_dir, args.submission, workers))
 
 

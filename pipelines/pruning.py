@@ -12,11 +12,17 @@ import optuna
 FOLD_STEP = 100_000  # far above any epoch count, so fold steps never meet epoch steps
 
 
-def epoch_pruning(trial, monitor):
-    """The Lightning callback that reports fold 0's epochs (Lightning is imported only here)."""
+def monitor_direction(monitor):
+    """Which way a logged value improves: losses and errors go down, accuracies and scores up."""
+    return "minimize" if any(word in monitor.lower() for word in ("loss", "error", "rmse", "mae")) else "maximize"
+
+
+def epoch_pruning(trial, monitor, direction):
+    """The Lightning callback that reports fold 0's epochs to a study that goes in `direction`
+    (Lightning is imported only here); the value is negated when the two directions disagree."""
     from .trainer import EpochPruning
 
-    return EpochPruning(trial, monitor)
+    return EpochPruning(trial, monitor, sign=1.0 if monitor_direction(monitor) == direction else -1.0)
 
 
 class FoldPruning:

@@ -5,14 +5,16 @@ The last line printed to stdout is the path of the written submission.
 import argparse
 import json
 import time
+import traceback
+import uuid
 from pathlib import Path
 
 import competitions
 from submissions.submit import require_message, submit
-from submissions.write import align_to_sample, default_path, write_submission
+from submissions.write import align_to_sample, check_output_path, default_path, write_submission
 
-from .blend import blend
-from .crossval import cross_validate_members
+from .blend import blend, equal_weights
+from .crossval import cross_validate_members, registered
 from .data import schema
 from .devices import gpu_count
 from .download import locate_or_download
@@ -23,15 +25,18 @@ from .logs import LOGGERS, check_logger
 from .params import resolve
 from .report import format_score, save_outputs
 from .runfolder import (
+    RUNS_DIR,
     RunFolder,
+    code_changes,
     code_version,
     differences,
     input_fingerprints,
     now,
     versions,
 )
-from .splits import competition_splits, excluded_rows, fold_of_rows
-from .workers import plan, workers_argument
+from .folds import splits_of
+from .splits import excluded_rows, fold_of_rows
+from .workers import check_cluster, check_options, plan, workers_argument
 
 
 def competition_parser(prog, description, set_help):
@@ -41,13 +46,19 @@ def competition_parser(prog, description, set_help):
     parser.add_argument("--data-dir", help="folder with the competition's Kaggle files (default data/<slug>)")
     parser.add_argument("--seed", type=int, default=0, help="seed for splits, training and sampling (default 0)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+    add_debug_argument(parser)
     return parser
 
 
-def add_worker_arguments(parser, what="folds"):
+def add_debug_argument(parser):
+    parser.add_argument("--debug", action="store_true",
+                        help="print the whole traceback of an error raised in a competition's own code")
+
+
+def add_worker_arguments(parser, what="models", default="auto: as many as the cores, or the GPUs, allow"):
     parser.add_argument("--workers", metavar="N",
-                        help=f"{what} at a time, each in a worker process of its own (default auto: as many as the "
-                             "cores, or the GPUs, allow; 1: in this process; PIPELINES_WORKERS sets the default)")
+                        help=f"{what} at a time, each in a worker process of its own (default {default}; 1: in this "
+                             "process; PIPELINES_WORKERS sets the default)")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="threads of each model that leaves them to the run (default: the cores shared among "
                              "the workers)")
@@ -63,7 +74,9 @@ def build_parser():
     parser.add_argument("--folds", type=int, help="K for K-fold CV; 1 = one holdout split (default 5, or the preset's)")
     parser.add_argument("--preset", help="a competition's preset of hyperparameters, e.g. cpu or gpu "
                         "(default: gpu when a GPU is present, else cpu, for competitions that have presets)")
-    parser.add_argument("--params", type=Path, help="JSON file of hyperparameters, e.g. a tuning run's best_params.json")
+    parser.add_argument("--params", type=Path, action="append", default=[],
+                        help="JSON file of hyperparameters, e.g. a tuning run's best_params.json (repeatable: "
+                             "later files win, so several members' best parameters combine)")
     parser.add_argument("--refit", action="store_true",
                         help="after CV, train each member once more on all training rows and predict the test set "
                              "with those models")
@@ -78,18 +91,29 @@ def build_parser():
     return parser
 
 
-def read_params_file(path):
-    if path is None:
+def read_params_file(paths):
+    """The parameters of one or several JSON files (later files win). A tuning run's best_params.json
+    holds them under "params", beside what the search was found with."""
+    if paths is None:
         return {}
-    try:
-        params = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise UserError(f"--params {path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"--params {path}: not valid JSON ({error})") from None
-    if not isinstance(params, dict):
-        raise UserError(f"--params {path}: expected a JSON object of name: value")
-    return params
+    merged = {}
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        try:
+            params = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise UserError(f"--params {path}: no such file") from None
+        except IsADirectoryError:
+            raise UserError(f"--params {path} is a folder; give a JSON file such as its best_params.json") from None
+        except PermissionError:
+            raise UserError(f"--params {path}: not allowed to read it") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise UserError(f"--params {path}: not valid JSON ({error})") from None
+        if isinstance(params, dict) and set(params) == {"params", "found_with"} and isinstance(params["params"], dict):
+            params = params["params"]
+        if not isinstance(params, dict):
+            raise UserError(f"--params {path}: expected a JSON object of name: value")
+        merged.update(params)
+    return merged
 
 
 def choose_preset(competition, name):
@@ -137,9 +161,9 @@ def check_folds(folds):
         raise UserError(f"--folds {folds}: use 1 (a holdout split) or more")
 
 
-def check_output_path(path):
-    if path.is_dir():
-        raise UserError(f"--submission {path} is a folder; give a file path such as {path / 'submission.csv'}")
+def check_seed(seed):
+    if not 0 <= seed < 2**32:
+        raise UserError(f"--seed {seed}: give a whole number from 0 to {2**32 - 1}")
 
 
 def run_config(competition, dataset, data_dir, settings):
@@ -155,7 +179,7 @@ def run_config(competition, dataset, data_dir, settings):
         "train_schema": schema(dataset.X),
         "classes": dataset.info.get("classes"),
         "started": now(),
-        "code": code_version(),
+        "code": code_version(competition.name),
         "versions": versions(),
     }
     return json.loads(json.dumps(config, default=str))
@@ -173,7 +197,14 @@ def open_run_folder(competition, config, resume):
     if found:
         raise UserError(f"--resume {resume}: this command differs from the run ({'; '.join(found[:3])}); "
                         "resume with the run's own settings, or start a new run")
-    folder.set_status("running", resumed=now())
+    changed = code_changes(folder.config.get("code", {}), config["code"])
+    if changed:
+        commit = folder.config["code"].get("commit")
+        raise UserError(f"--resume {resume}: the code changed since the run started ({', '.join(changed[:4])}"
+                        f"{', ...' if len(changed) > 4 else ''}); finished folds would mix two versions: resume with "
+                        f"the run's code{f' (git commit {commit[:12]} and the same files)' if commit else ''}, or "
+                        "start a new run")
+    folder.set_status("running", resumed=now(), attempt=uuid.uuid4().hex)
     return folder
 
 
@@ -183,10 +214,14 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
     start = time.perf_counter()
     params, folds, seed = settings["params"], settings["folds"], settings["seed"]
     dataset = competition.load(data_dir, params)
-    splits = competition_splits(competition, dataset, folds, seed)  # too many folds fails here, before any output
+    splits = splits_of(competition, dataset, folds, seed)  # too many folds fails here, before any output
     tasks = (folds + bool(settings["refit"])) * len(competition.selected_members(params))  # (member, fold) pairs
     workers = plan(settings.get("workers", 1), tasks, settings.get("cluster"), settings.get("threads"))
     config = run_config(competition, dataset, data_dir, settings)
+    if workers.cluster and registered(competition):  # every worker checked before anything is written
+        RUNS_DIR.resolve().mkdir(parents=True, exist_ok=True)
+        check_cluster(workers.cluster, competition.name, [Path(data_dir).resolve(), RUNS_DIR.resolve()],
+                      config["code"]["digest"])
     folder = open_run_folder(competition, config, resume)
     submission_path = Path(submission_path or folder.config["submission"])
     print(f"{competition.name}: {len(dataset.y)} train rows, {len(dataset.test_ids)} test rows, "
@@ -203,7 +238,8 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
                      excluded, time.perf_counter() - start)
         folder.complete(submission=str(path), submission_sha256=sha256(path))
     except BaseException as error:
-        folder.set_status("failed", error=str(error).splitlines()[0] if str(error) else type(error).__name__)
+        folder.set_status("failed", error=str(error).splitlines()[0] if str(error) else type(error).__name__,
+                          traceback=getattr(error, "details", "") or traceback.format_exc())
         raise
     return result, path
 
@@ -223,7 +259,8 @@ def cross_validate_and_blend(competition, dataset, data_dir, folder, settings, s
         for name, member_result in results.items():
             print(f"{name}: CV {metric} {member_result.mean:.5f} ± {member_result.std:.5f}")
         result, weights = blend(results, dataset.y, splits, competition.metric, excluded)
-        print("blend weights: " + ", ".join(f"{name} {weight:.3f}" for name, weight in weights.items()))
+        print("blend weights: " + ", ".join(f"{name} {weight:.3f}" for name, weight in weights.items())
+              + (" (equal: one holdout split has no other folds to fit them on)" if equal_weights(splits) else ""))
     print(f"CV {metric}: {format_score(result.mean, result.std)}")
     if excluded.any():  # for comparison with public notebooks, which drop such rows before CV
         kept = result.validated & ~excluded
@@ -235,8 +272,10 @@ def cross_validate_and_blend(competition, dataset, data_dir, folder, settings, s
 @cli_main
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    check_options(args.workers, args.cluster)
     workers = workers_argument(args.workers)
     check_threads(args.threads)
+    check_seed(args.seed)
     competition = competitions.get(args.competition)
     preset, params, folds, baseline = resolve_settings(competition, args.preset, args.params, args.set, args.folds)
     check_logger(args.logger)
@@ -244,8 +283,7 @@ def main(argv=None):
         check_can_submit(args.message)
     data_dir = locate_or_download(args.data_dir, competition)
     submission_path = Path(args.submission) if args.submission else None
-    if submission_path:
-        check_output_path(submission_path)
+    check_output_path(submission_path or default_path(competition.name))
     settings = {"preset": preset, "baseline": baseline, "params": params,
                 "folds": folds, "seed": args.seed, "refit": args.refit, "logger": args.logger,
                 "submission": str(submission_path or default_path(competition.name)),

@@ -19,12 +19,15 @@
 Nothing in a finished fold's folder is written again, and a fold without record.json is
 not finished: a killed run never looks complete, and `--resume` retrains only what is missing.
 """
+import hashlib
 import json
 import os
 import platform
 import shutil
 import socket
 import subprocess
+import sys
+import uuid
 from datetime import datetime, timezone
 from functools import cached_property
 from importlib import metadata
@@ -33,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .files import atomic_path, file_record, fingerprint, folder_records, write_json
+from .files import atomic_path, file_record, fingerprint, folder_records, sha256, write_json
 from .persist import load_object, save_object
 
 RUNS_DIR = Path(os.environ.get("PIPELINES_RUNS_DIR", "runs"))
@@ -53,16 +56,56 @@ def new_run_dir(name, stamp=None):
     return path
 
 
-def code_version():
-    """The git commit of this code and whether the tree had uncommitted changes (None outside git)."""
+ENGINE = ("pipelines", "features", "submissions", "competitions/__init__.py")
+
+
+def code_files(competition=None):
+    """{file: sha256} of the code a run runs: the engine, the shared feature steps, the competition's
+    module and any module loaded from the competition's own folder (PIPELINES_COMPETITIONS),
+    committed or not. Files of this project are named relative to it."""
+    from .errors import user_code_folders
+
+    paths = set()
+    for part in ENGINE:
+        path = REPO / part
+        paths.update(path.rglob("*.py") if path.is_dir() else [path])
+    module = sys.modules.get(f"competitions.{competition}") if competition else None
+    if module is not None and getattr(module, "__file__", None):
+        paths.add(Path(module.__file__))
+    outside = [folder for folder in user_code_folders() if not folder.is_relative_to(REPO)]
+    for loaded in list(sys.modules.values()):
+        file = getattr(loaded, "__file__", None)
+        if file and any(Path(file).resolve().is_relative_to(folder) for folder in outside):
+            paths.add(Path(file))
+    files = {}
+    for path in sorted(path.resolve() for path in paths if path.is_file()):
+        files[path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else str(path)] = sha256(path)
+    return files
+
+
+def code_version(competition=None):
+    """The git commit, whether the tree had changes (untracked files too), and a sha256 of every file
+    of the code (code_files) with one digest over them all (None outside git for the first two)."""
     def git(*args):
         done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=True)
         return done.stdout.strip()
 
+    files = code_files(competition)
+    digest = hashlib.sha256("".join(f"{name}\0{digest}\n" for name, digest in files.items()).encode()).hexdigest()
     try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+        found = {"commit": git("rev-parse", "HEAD"),
+                 "dirty": bool(git("status", "--porcelain", "--", "pipelines", "features", "submissions", "competitions"))}
     except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
+        found = {"commit": None, "dirty": None}
+    return {**found, "digest": digest, "files": files}
+
+
+def code_changes(recorded, current):
+    """The files whose code differs between a run's config["code"] and code_version() now."""
+    old, new = recorded.get("files"), current.get("files", {})
+    if old is None:
+        return None  # a run from before code was recorded
+    return sorted(name for name in set(old) | set(new) if old.get(name) != new.get(name))
 
 
 def versions():
@@ -109,7 +152,7 @@ class RunFolder:
     def create(cls, name, config):
         folder = cls(new_run_dir(name))
         write_json(folder.path / CONFIG, config)
-        folder.set_status("running")
+        folder.set_status("running", attempt=uuid.uuid4().hex)  # a resume starts another attempt
         return folder
 
     @classmethod
@@ -126,6 +169,14 @@ class RunFolder:
     @cached_property
     def config(self):
         return self._read_json(CONFIG)
+
+    def require_config(self, *keys):
+        """The config's values of `keys`; a folder written by an older version may lack some."""
+        missing = [key for key in keys if key not in self.config]
+        if missing:
+            raise UserError(f"{self.path / CONFIG} has no {missing[0]!r}: the run was written by an older version "
+                            "of this project; make it again")
+        return [self.config[key] for key in keys]
 
     def _read_json(self, name):
         try:
@@ -186,32 +237,44 @@ class RunFolder:
         path = self.fold_path(member, fold)
         if not (path / RECORD).is_file():
             return None
-        record = json.loads((path / RECORD).read_text())
-        self.verify(record["files"], path)
-        features = record["features"]
+        try:
+            record = json.loads((path / RECORD).read_text())
+            files, features = record["files"], record["features"]
+            features = {"path": features["path"], "size": features["size"], "sha256": features["sha256"]}
+        except (ValueError, KeyError, TypeError):
+            raise UserError(f"{path / RECORD} is damaged: the run folder cannot be trusted; restore it, or delete "
+                            "that fold's folder and resume the run to train it again") from None
+        self.verify(files, path)
         self.verify({features["path"]: {"size": features["size"], "sha256": features["sha256"]}})
         return record
 
-    def start_fold(self, member, fold, worker=None):
+    def require_attempt(self, attempt):
+        """Refuse to write for an attempt that another command has superseded (a resumed run)."""
+        if attempt is not None and self.status.get("attempt") not in (None, attempt):
+            raise UserError(f"{self.path} was resumed by another command; this task of an earlier attempt stops")
+
+    def start_fold(self, member, fold, worker=None, attempt=None):
         """An empty folder for the fold (what a killed attempt left is removed), claimed by this process."""
+        self.require_attempt(attempt)
         path = self.fold_path(member, fold)
         shutil.rmtree(path, ignore_errors=True)
-        path.mkdir(parents=True)
+        path.mkdir(parents=True, exist_ok=True)
         write_json(path / "worker.json", {"worker": worker, "host": socket.gethostname(), "pid": os.getpid(),
-                                          "started": now()})
+                                          "attempt": attempt, "started": now()})
         return path
 
-    def claim_died(self, member, fold):
-        """Whether the process that started this fold ran on this machine and is gone without finishing it."""
+    def claim_died(self, member, fold, attempt=None):
+        """Whether the process that started this fold in this attempt ran on this machine and is gone
+        without finishing it."""
         path = self.fold_path(member, fold)
         try:
             claim = json.loads((path / "worker.json").read_text())
         except (OSError, ValueError):
             return False
-        return (not (path / RECORD).is_file() and claim.get("host") == socket.gethostname()
-                and not pid_alive(int(claim.get("pid") or 0)))
+        return (not (path / RECORD).is_file() and claim.get("attempt") == attempt
+                and claim.get("host") == socket.gethostname() and not pid_alive(int(claim.get("pid") or 0)))
 
-    def save_fold(self, member, fold, features, model, predictions, info, features_path=None):
+    def save_fold(self, member, fold, features, model, predictions, info, features_path=None, attempt=None):
         """Write the fold's files, then its record. `features_path` (relative to the run folder) names
         fitted features another member saved for this fold; without it they are saved here."""
         path = self.fold_path(member, fold)
@@ -223,6 +286,7 @@ class RunFolder:
             save_array(path / f"{name}.npy", array)
         record = {"member": member, "fold": fold, **info, "files": folder_records(path),
                   "features": {"path": features_path, **file_record(self.path / features_path)}}
+        self.require_attempt(attempt)
         write_json(path / RECORD, record)
         return record
 

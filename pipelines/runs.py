@@ -1,11 +1,14 @@
-"""python -m pipelines.runs [NAME] [--csv]: the table of runs, best CV first within each competition.
+"""python -m pipelines.runs [NAME] [--csv] [--wide]: the table of runs, best CV first within each competition.
 
 Columns: start time, competition, preset, members, folds and seed, CV mean ± std, wall time,
 status, submission file, the Kaggle public score (once `pipelines.submit NAME --status` has
-seen that file submitted) and the parameters that differ from the defaults (with the preset).
+seen that file submitted), the code the run ran with (runs that show the same digest ran the
+same code) and the parameters that differ from the defaults (with the preset), cut to the
+terminal's width unless --wide (--csv has them all).
 """
 import argparse
 import math
+import shutil
 import sys
 
 import pandas as pd
@@ -17,7 +20,7 @@ from .params import format_value
 from .runfolder import RUNS_DIR, RunFolder
 
 COLUMNS = ["started", "competition", "preset", "members", "folds", "seed", "cv", "cv_std", "seconds", "status",
-           "submission", "public_score", "changed", "run_dir"]
+           "submission", "public_score", "code", "changed", "run_dir"]
 
 
 def changed_params(config):
@@ -54,7 +57,7 @@ def run_row(path, ledgers):
         "cv": metrics.get("mean"), "cv_std": metrics.get("std"), "seconds": metrics.get("seconds"),
         "status": status.get("status", "unknown"), "submission": status.get("submission", ""),
         "public_score": public_score(ledgers[name], status.get("submission_sha256")),
-        "changed": changed_params(config), "run_dir": str(path),
+        "code": (config.get("code", {}).get("digest") or "")[:8], "changed": changed_params(config), "run_dir": str(path),
         "_better": config.get("metric", {}).get("greater_is_better", False),
     }
 
@@ -77,7 +80,8 @@ def collect(name=None):
     return [{k: v for k, v in row.items() if not k.startswith("_")} for row in sorted(rows, key=order)]
 
 
-def format_table(rows):
+def format_table(rows, width=None):
+    """The rows as aligned columns; with `width`, the "changed" column is cut so lines fit."""
     shown = []
     for row in rows:
         cv = "" if row["cv"] is None else (f"{row['cv']:.5f}" + (f" ± {row['cv_std']:.5f}" if row["cv_std"] else ""))
@@ -86,9 +90,17 @@ def format_table(rows):
                       "CV": cv, "wall": "" if row["seconds"] is None else f"{row['seconds']:.0f}s",
                       "status": row["status"], "submission": row["submission"],
                       "public": "" if row["public_score"] is None else str(row["public_score"]),
-                      "changed": row["changed"], "run folder": row["run_dir"]})
+                      "code": row["code"], "changed": row["changed"], "run folder": row["run_dir"]})
     headers = list(shown[0])
     widths = {h: max(len(h), *(len(str(r[h])) for r in shown)) for h in headers}
+    if width:
+        others = sum(widths[h] + 2 for h in headers if h != "changed")
+        room = max(len("changed"), width - others)
+        if widths["changed"] > room:
+            widths["changed"] = room
+            for row in shown:
+                if len(row["changed"]) > room:
+                    row["changed"] = row["changed"][:room - 1] + "…"
     lines = ["  ".join(h.ljust(widths[h]) for h in headers)]
     lines += ["  ".join(str(r[h]).ljust(widths[h]) for h in headers).rstrip() for r in shown]
     return "\n".join(lines)
@@ -98,6 +110,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="python -m pipelines.runs", description=__doc__.split("\n\n")[0])
     parser.add_argument("competition", nargs="?", help="only this competition's runs")
     parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    parser.add_argument("--wide", action="store_true", help="do not cut the changed parameters to the terminal's width")
     return parser
 
 
@@ -115,7 +128,7 @@ def main(argv=None):
         where = RUNS_DIR / args.competition if args.competition else RUNS_DIR
         print(f"no runs in {where}")
     else:
-        print(format_table(rows))
+        print(format_table(rows, None if args.wide else shutil.get_terminal_size().columns))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ from .competition import Competition, Member
 from .splits import default_splitter
 from .data import load_tabular, read_csv
 from .members import LIBRARY
+from .errors import UserError
 from .metrics import metric as metric_named
+from .metrics import with_target_transform
 from .params import Param, as_declared
 
 DEFAULT_MEMBERS = ("lgbm", "catboost", "xgb", "linear")
@@ -78,6 +80,26 @@ def tabular_submission(id_column, target, metric, form, positive):
     return submission
 
 
+def check_classes(classes, form, positive, sample, target, where):
+    """The submission form fits the classes, checked when the data loads rather than after training."""
+    if form == "probability" and positive is not None and positive not in classes:
+        same_text = [value for value in classes if str(value) == str(positive)]
+        hint = f"write positive={same_text[0]!r}" if same_text else f"choose one of {', '.join(map(repr, classes))}"
+        raise UserError(f"positive={positive!r} is not a class of {target!r} in {where}; {hint}")
+    if form == "probability" and len(classes) != 2:
+        raise UserError(f"submission='probability' is for two classes; {target!r} in {where} has {len(classes)}: "
+                        "use submission='probabilities' (a column per class) or 'label'")
+    if form == "probabilities":
+        columns, names = [str(c) for c in sample.columns[1:]], [str(c) for c in classes]
+        if sorted(columns) != sorted(names):
+            missing = [name for name in names if name not in columns]
+            extra = [column for column in columns if column not in names]
+            what = (f"has no column for class {missing[0]!r}" if missing
+                    else f"has column {extra[0]!r}, which is not a class of {target!r}")
+            raise UserError(f"the sample submission {what}; submission='probabilities' writes one column per class "
+                            f"({', '.join(names[:6])}{'...' if len(names) > 6 else ''})")
+
+
 def tabular_check(metric, form):
     def check(frame, source, classes=None):
         if not metric.classification:
@@ -93,7 +115,7 @@ def tabular_check(metric, form):
 def tabular_competition(name, slug, id_column, target, metric, submission="label", features=(), groups=None,
                         members=DEFAULT_MEMBERS, params=None, presets=None, positive=None, keep_id=False,
                         categorical=(), exclude_from_training=None, sample_submission="sample_submission.csv",
-                        description=""):
+                        target_transform=None, description=""):
     """A Competition for Kaggle's tabular layout (train.csv, test.csv, sample_submission.csv).
 
     metric: a name from pipelines/metrics.py; submission: "label", "probability" (binary: the
@@ -101,8 +123,11 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
     features: transformer steps fitted per fold ahead of the generic preprocessing (keep_id=True
     gives them the id column); groups(dataset) -> a group per training row; members: names from
     pipelines/members.py (LIBRARY), or a dict of name -> such a name or a Member of your own;
-    params: shared parameters (name -> Param), and new defaults for members' ("lgbm.num_leaves": 24)."""
-    metric = metric_named(metric) if isinstance(metric, str) else metric
+    params: shared parameters (name -> Param), and new defaults for members' ("lgbm.num_leaves": 24);
+    sample_submission: the sample file's name; target_transform: "log1p" or "log" for regression
+    scored on raw values (members learn the transformed target, predictions come back through its
+    inverse)."""
+    metric = with_target_transform(metric_named(metric) if isinstance(metric, str) else metric, target_transform)
     if submission not in FORMS:
         raise ValueError(f"submission={submission!r}: choose one of {', '.join(FORMS)}")
     inputs = {"trees": tree_inputs(tuple(features)), "linear": linear_inputs(tuple(features), categorical)}
@@ -115,8 +140,11 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
     built = with_defaults(built, {key: value for key, value in (params or {}).items() if "." in key})
 
     def load(data_dir, params=None, train=True):
-        return load_tabular(data_dir, id_column, target, metric, sample=sample_submission, read_train=train,
+        data = load_tabular(data_dir, id_column, target, metric, sample=sample_submission, read_train=train,
                             keep_id=keep_id)
+        if train and metric.classification:
+            check_classes(data.info["classes"], submission, positive, data.sample, target, data_dir / "train.csv")
+        return data
 
     def classes(data_dir):
         values = read_csv(data_dir / "train.csv", [target])[target].dropna()

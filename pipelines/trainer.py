@@ -43,20 +43,23 @@ class EpochLog(pl.Callback):
 
 
 class EpochPruning(pl.Callback):
-    """Reports `monitor` after each validation epoch and stops a trial the pruner rejects.
+    """Reports `monitor` after each validation epoch, in the study's direction, and stops a trial the
+    pruner rejects. A loss reported to a study that maximises (accuracy, AUC) is negated, so that
+    the pruner stops the trials whose loss is high, not low.
 
     optuna-integration's callback targets `lightning.pytorch`; this one is for `pytorch_lightning`.
     """
 
-    def __init__(self, trial, monitor):
+    def __init__(self, trial, monitor, sign=1.0):
         self.trial = trial
         self.monitor = monitor
+        self.sign = sign
 
     def on_validation_epoch_end(self, trainer, module):
         if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
             return
         epoch = trainer.current_epoch
-        self.trial.report(float(trainer.callback_metrics[self.monitor]), step=epoch)
+        self.trial.report(self.sign * float(trainer.callback_metrics[self.monitor]), step=epoch)
         if self.trial.should_prune():
             import optuna
 
@@ -95,13 +98,22 @@ def quiet_lightning():
     warnings.filterwarnings("ignore", message=r".*Total length of `list` across ranks is zero.*")  # refit: no validation
 
 
+def mixed_precision():
+    """For networks that gain from it: bf16 where the GPU has it natively, fp16 on older GPUs (T4,
+    P100), full precision on a CPU."""
+    if not torch.cuda.is_available():
+        return "32-true"
+    return "bf16-mixed" if torch.cuda.is_bf16_supported(including_emulation=False) else "16-mixed"
+
+
 def make_trainer(max_epochs, callbacks=(), precision=None, progress=None, loggers=(), **kwargs):
+    """precision: "32-true", or None for mixed_precision()."""
     quiet_lightning()
     gpu = torch.cuda.is_available()
     return pl.Trainer(
         max_epochs=max_epochs,
         **trainer_devices(),
-        precision=precision or ("bf16-mixed" if gpu and torch.cuda.is_bf16_supported() else "32-true"),
+        precision=precision or mixed_precision(),
         deterministic=not gpu,
         callbacks=list(callbacks),
         enable_progress_bar=interactive() if progress is None else progress,

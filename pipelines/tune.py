@@ -9,6 +9,7 @@ its own sampler on the one study (each trial's folds run in turn, so pruning kee
 """
 import gc
 import hashlib
+import json
 import time
 import warnings
 from dataclasses import dataclass
@@ -25,8 +26,15 @@ from .files import write_json
 from .folds import load_dataset
 from .params import resolve
 from .pruning import FoldPruning, epoch_pruning
-from .run import add_worker_arguments, check_threads, competition_parser, read_params_file, resolve_settings
-from .runfolder import new_run_dir
+from .run import (
+    add_worker_arguments,
+    check_seed,
+    check_threads,
+    competition_parser,
+    read_params_file,
+    resolve_settings,
+)
+from .runfolder import code_version, input_fingerprints, new_run_dir
 from .splits import competition_splits
 from .studies import (
     DEFAULT_STORAGE,
@@ -36,7 +44,7 @@ from .studies import (
     open_storage,
     redact,
 )
-from .workers import plan, run_all, workers_argument
+from .workers import check_cluster, check_options, plan, run_all, workers_argument
 
 
 def build_parser():
@@ -49,9 +57,10 @@ def build_parser():
     parser.add_argument("--folds", type=int, help="K of the CV each trial runs (default 5, or the preset's)")
     parser.add_argument("--preset", help="a competition's preset, as for pipelines.run (default: gpu when a GPU "
                         "is present, else cpu)")
-    parser.add_argument("--params", help="JSON file of parameters the trials start from, as for pipelines.run")
+    parser.add_argument("--params", action="append", default=[],
+                        help="JSON file of parameters the trials start from, as for pipelines.run (repeatable)")
     parser.add_argument("--no-pruning", action="store_true", help="run every trial to the end")
-    add_worker_arguments(parser, what="trials")
+    add_worker_arguments(parser, what="trials", default="1, as trials on one SQLite file are safest one at a time")
     return parser
 
 
@@ -66,7 +75,8 @@ def make_objective(competition, name, dataset, base, assignments, folds, seed, p
         try:
             result = cross_validate(
                 competition, dataset, params, folds=folds, seed=seed, member=name, threads=threads,
-                fold_callbacks=lambda index: [epoch_pruning(trial, competition.monitor)] if pruning and index == 0 else [],
+                fold_callbacks=lambda index: ([epoch_pruning(trial, competition.monitor, competition.metric.direction)]
+                                              if pruning and index == 0 else []),
                 on_fold=FoldPruning(trial, folds) if pruning else None,
             )
             return result.mean
@@ -92,7 +102,7 @@ class TuneJob:
     seed: int
     pruning: bool
     trials: int
-    deadline: float | None   # time.time() after which no trial starts
+    timeout: float | None    # seconds from the worker's start after which no trial starts
     threads: int = 1
 
 
@@ -113,8 +123,7 @@ def tune_worker(job, dataset=None):
     objective = make_objective(competition, job.member, dataset, job.base, list(job.assignments), job.folds, job.seed,
                                job.pruning, job.threads)
     finished = []
-    timeout = None if job.deadline is None else max(0.0, job.deadline - time.time())
-    study.optimize(objective, n_trials=job.trials, timeout=timeout, gc_after_trial=True,
+    study.optimize(objective, n_trials=job.trials, timeout=job.timeout, gc_after_trial=True,
                    callbacks=[lambda _, trial: finished.append(trial.number)])
     return finished
 
@@ -143,7 +152,12 @@ def save_plots(study, folder):
     return saved
 
 
-def summarize(study, competition, run_dir):
+FRESH_SEED_OFFSET = 1000  # the seed best parameters are scored again with: never the search's own
+
+
+def summarize(study, competition, run_dir, found_with, rescore):
+    """Print the study and its best trial, score the best parameters again on fresh splits, write
+    best_params.json (the parameters and what they were found with), trials.csv and the plots."""
     states = {}
     for trial in study.trials:
         states[trial.state.name] = states.get(trial.state.name, 0) + 1
@@ -152,15 +166,39 @@ def summarize(study, competition, run_dir):
         best = study.best_trial
     except ValueError:
         raise UserError("no trial has completed yet; run more trials (--trials) or allow more time (--timeout)") from None
-    print(f"best {competition.metric.name}: {best.value:.5f} (trial {best.number})")
+    metric = competition.metric.name
+    print(f"best {metric}: {best.value:.5f} (trial {best.number}) on the search's own splits (seed {found_with['seed']})")
     for key, value in best.params.items():
         print(f"  {key} = {value}")
-    write_json(run_dir / "best_params.json", best.params)
+    fresh_seed = found_with["seed"] + FRESH_SEED_OFFSET
+    fresh = rescore(best.params, fresh_seed)
+    print(f"the same parameters on fresh splits (seed {fresh_seed}, never used by the search): {metric} {fresh:.5f}; "
+          "expect this, not the search's best, from a run")
+    write_json(run_dir / "best_params.json", {"params": best.params, "found_with": {
+        **found_with, "trial": best.number, "value": best.value, "fresh_seed": fresh_seed, "fresh_value": fresh}})
     study.trials_dataframe().to_csv(run_dir / "trials.csv", index=False)
     save_plots(study, run_dir)
     print(f"run folder: {run_dir}")
-    print(f"reuse with: python -m pipelines.run {competition.name} --params {run_dir / 'best_params.json'}")
+    print(f"reuse with: python -m pipelines.run {competition.name} --params {run_dir / 'best_params.json'} "
+          f"--seed {fresh_seed + 1}")
     return best
+
+
+def check_search(study, search):
+    """A study continues only the search it began: the same folds, seed, preset, pinned values and data."""
+    recorded = study.user_attrs.get("search")
+    if recorded is None or not study.trials:
+        study.set_user_attr("search", search)
+        return
+    labels = {"folds": "folds", "seed": "seed", "preset": "preset", "pinned": "pinned --set values"}
+    found = [f"{label}: the study has {recorded.get(key)!r}, this command {search.get(key)!r}"
+             for key, label in labels.items() if recorded.get(key) != search.get(key)]
+    if recorded.get("data") != search.get("data"):
+        found.append("data: the study's trials were scored on data files with other contents (sha256)")
+    if found:
+        what = "; ".join(found[:2])
+        raise UserError(f"study {study.study_name!r} was searched with other settings ({what}); its trials would "
+                        "not compare: use the study's settings, or another --study-name")
 
 
 def choose_member(competition, params):
@@ -205,13 +243,16 @@ def shares(trials, workers):
 @cli_main
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    requested = workers_argument(args.workers)
+    check_options(args.workers, args.cluster)
+    requested = workers_argument(args.workers, default="1")
     check_threads(args.threads)
+    check_seed(args.seed)
     competition = competitions.get(args.competition)
     if args.trials <= 0:
         raise UserError(f"--trials {args.trials}: give a positive number of trials")
     if args.timeout is not None and args.timeout <= 0:
         raise UserError(f"--timeout {args.timeout}: give a positive number of seconds")
+    workers = plan(requested, args.trials, args.cluster, args.threads)  # an unreachable cluster fails here
     # the same resolution as pipelines.run (preset, params file, --set); fails before any work
     preset, pinned, folds, _ = resolve_settings(competition, args.preset, args.params, args.set, args.folds)
     base = {**(competition.presets.get(preset) or {}), **read_params_file(args.params)}
@@ -225,7 +266,13 @@ def main(argv=None):
         print(f"marked FAIL the trials of a worker that died: {', '.join(map(str, failed))}")
     dataset = competition.load(data_dir, pinned)
     competition_splits(competition, dataset, folds, args.seed)  # too many folds fails here, before any trial
-    workers = plan(requested, args.trials, args.cluster, args.threads)
+    inputs = input_fingerprints(Path(data_dir), dataset.inputs)
+    search = {"folds": folds, "seed": args.seed, "preset": preset, "pinned": sorted(args.set),
+              "data": hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()}
+    check_search(study, search)
+    if workers.cluster:
+        check_cluster(workers.cluster, competition.name, [Path(data_dir).resolve()],
+                      code_version(competition.name)["digest"])
     print(f"tuning {competition.name}{'' if name == 'model' else f' member {name}'}"
           f"{f' (preset {preset})' if preset else ''}: study {study.study_name!r} in {redact(args.storage)}, "
           f"{len(study.trials)} earlier trials, {args.trials} more, {folds} folds, {workers.describe()}", flush=True)
@@ -233,7 +280,7 @@ def main(argv=None):
     job = TuneJob(competition=competition.name, data_dir=str(Path(data_dir).resolve()), storage=absolute_url(args.storage),
                   study_name=study.study_name, member=name, base=base, assignments=tuple(args.set), pinned=pinned,
                   folds=folds, seed=args.seed, pruning=not args.no_pruning, trials=args.trials,
-                  deadline=None if args.timeout is None else time.time() + args.timeout, threads=workers.threads)
+                  timeout=args.timeout, threads=workers.threads)
     if workers.inline:
         finished = tune_worker(job, dataset)
     else:
@@ -245,7 +292,15 @@ def main(argv=None):
     write_json(run_dir / "config.json", {**vars(args), "storage": redact(args.storage), "study_name": study.study_name,
                                          "member": name, "preset": preset, "folds": folds, "workers": workers.count,
                                          "seconds": round(elapsed, 1), "data_dir": str(data_dir)})
-    summarize(optuna.load_study(study_name=study.study_name, storage=storage), competition, run_dir)
+    def rescore(best, seed):
+        params = resolve(competition.declared(), args.set, overrides={**base, **best})
+        return cross_validate(competition, dataset, params, folds=folds, seed=seed, member=name,
+                              threads=workers.threads).mean
+
+    found_with = {**search, "params_files": [str(path) for path in args.params], "study": study.study_name,
+                  "storage": redact(args.storage)}
+    summarize(optuna.load_study(study_name=study.study_name, storage=storage), competition, run_dir, found_with,
+              rescore)
     stopped = f" (--timeout stopped it after {len(finished)} of {args.trials})" if len(finished) < args.trials else ""
     print(f"{len(finished)} trial{'s' if len(finished) != 1 else ''} in {elapsed:.0f}s{stopped}")
 

@@ -1,19 +1,23 @@
-"""Where a run's folds train: in this process, in local worker processes, or on a Dask cluster.
+"""Where a run's tasks run: in this process, in local worker processes, or on a Dask cluster.
 
-Every place runs the same function, pipelines.folds.run_fold, on the same task. Local workers are
-loky processes (joblib's engine, the one scikit-learn uses): fresh interpreters, so no OpenMP or
-CUDA state is inherited. Each takes a slot when it starts: its number, for progress lines, and
-the GPU it owns when the machine has GPUs; its members run on cores // workers threads. A cluster
-is a Dask distributed scheduler: folds go through the client's concurrent.futures executor, and
-its workers read the data folder and write the run folder on a shared filesystem.
+Every place runs the same function on the same task (pipelines.folds.run_fold for a run). Local
+workers are loky processes (joblib's engine, the one scikit-learn uses): fresh interpreters, so
+no OpenMP or CUDA state is inherited. Each takes a slot when it starts: its number, for progress
+lines, and the GPU it owns when the machine has GPUs (the only one it sees); its models run on
+cores // workers threads. A cluster is a Dask distributed scheduler: tasks go through the
+client's concurrent.futures executor, and its workers, checked before any work, read the data
+folder and write the run folder on a shared filesystem.
 """
+import asyncio
 import atexit
 import os
 import re
+import threading
 import uuid
 from concurrent.futures import FIRST_COMPLETED, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import devices, progress
 from .errors import UserError
@@ -21,9 +25,9 @@ from .errors import UserError
 AUTO = "auto"
 
 
-def workers_argument(text):
-    """--workers: "auto" or a positive number (not given: PIPELINES_WORKERS, else auto)."""
-    text = text or os.environ.get("PIPELINES_WORKERS") or AUTO
+def workers_argument(text, default=AUTO):
+    """--workers: "auto" or a positive number (not given: PIPELINES_WORKERS, else `default`)."""
+    text = text or os.environ.get("PIPELINES_WORKERS") or default
     if text == AUTO:
         return AUTO
     try:
@@ -33,6 +37,12 @@ def workers_argument(text):
     if count < 1:
         raise UserError(f"--workers {text}: give a number of worker processes (1 or more) or auto")
     return count
+
+
+def check_options(workers, cluster):
+    """--workers and --cluster do not go together: the cluster's workers run the tasks."""
+    if workers is not None and cluster:
+        raise UserError(f"--workers {workers} with --cluster: the cluster's workers run the tasks; drop --workers")
 
 
 def cpu_cores():
@@ -47,8 +57,8 @@ class Workers:
     """How many tasks run at once and where: count 1 without a cluster runs them in this process."""
 
     count: int = 1
-    threads: int = 1          # each member's threads when it declares 0 (auto)
-    gpus: int = 0             # local GPUs, one owned by each worker (round robin beyond that)
+    threads: int = 1          # each model's threads when it leaves them to the run (declares 0)
+    gpus: int = 0             # local GPUs, one owned by each worker (round robin when there are more workers)
     cluster: str | None = None
 
     @property
@@ -57,18 +67,22 @@ class Workers:
 
     def describe(self):
         if self.cluster:
-            return f"{self.count} Dask worker thread{'s' if self.count > 1 else ''} at {self.cluster}"
-        where = f", one GPU each of {self.gpus}" if self.gpus else f", {self.threads} thread{'s' if self.threads > 1 else ''} each"
-        return f"{self.count} worker process{'es' if self.count > 1 else ''}{where}" if self.count > 1 else "this process"
+            return f"{self.count} Dask worker{'s' if self.count > 1 else ''} at {self.cluster}"
+        if self.count == 1:
+            return "this process"
+        if self.gpus:
+            share = "one GPU each" if self.count <= self.gpus else f"{self.gpus} GPUs shared in turn"
+            return f"{self.count} worker processes, {share}"
+        return f"{self.count} worker processes, {self.threads} thread{'s' if self.threads > 1 else ''} each"
 
 
 def plan(requested, tasks, cluster=None, threads=None, log=print):
-    """Workers for `tasks` independent (member, fold) pairs: `requested` (a number or auto: as many as
-    the cores, or the GPUs when there are any, allow), never more than there are tasks; `threads`
-    for each member that declares 0 (default: the cores shared among the workers; 1 on a cluster,
-    whose workers run one task per core)."""
+    """Workers for `tasks` independent tasks: `requested` (a number or auto: as many as the cores,
+    or the GPUs when there are any, allow), never more than there are tasks; `threads` for each
+    model that leaves them to the run (default: the cores shared among the workers; 1 on a cluster,
+    whose workers run one task each)."""
     if cluster:
-        return Workers(count=cluster_threads(cluster), threads=threads or 1, cluster=cluster)
+        return Workers(count=len(cluster_client(cluster).nthreads()), threads=threads or 1, cluster=cluster)
     cores, gpus = cpu_cores(), devices.gpu_count()
     if requested == AUTO:
         count = max(1, min(tasks, gpus or cores))
@@ -85,10 +99,13 @@ def plan(requested, tasks, cluster=None, threads=None, log=print):
 
 def take_slot(slots, threads):
     """A local worker's start: its number and GPU (if any) for its whole life, handed back when it
-    exits, so a worker started in its place takes them over."""
+    exits, so a worker started in its place takes them over. The GPU is the only one it sees."""
     number, gpu = slots.get()
     atexit.register(slots.put, (number, gpu))
     progress.WORKER = f"worker {number}"
+    if gpu is not None:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        os.environ["CUDA_VISIBLE_DEVICES"] = visible.split(",")[gpu] if visible else str(gpu)
     devices.OWNED_GPU = gpu
     devices.THREADS = threads
 
@@ -106,7 +123,7 @@ def local_pool(workers):
     env = {name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     # loky restarts a worker that grew by 300 MB, taking it for a leak; loading torch and a fold's data
     # grows a worker that much on purpose, and a restart would import everything again
-    os.environ.setdefault("LOKY_MAX_MEMORY_LEAK_SIZE", str(10**15))
+    env["LOKY_MAX_MEMORY_LEAK_SIZE"] = os.environ.get("LOKY_MAX_MEMORY_LEAK_SIZE", str(10**15))
     executor = loky.ProcessPoolExecutor(max_workers=workers.count, initializer=take_slot,
                                         initargs=(slots, workers.threads), env=env)
     try:
@@ -115,15 +132,6 @@ def local_pool(workers):
         executor.shutdown(wait=True, kill_workers=True)  # a failed run stops its other workers at once
         slots.close()
         slots.join_thread()
-
-
-@contextmanager
-def cluster_executor(workers):
-    executor = cluster_client(workers.cluster).get_executor(pure=False)
-    try:
-        yield executor
-    finally:
-        executor.shutdown(wait=False)
 
 
 # --- a Dask cluster -----------------------------------------------------------------------------
@@ -141,22 +149,59 @@ def cluster_client(address):
         raise UserError("--cluster needs Dask's distributed package: pip install -e '.[cluster]'") from None
     try:
         client = Client(address, timeout="10s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as error:
+    except (OSError, TimeoutError, asyncio.TimeoutError, ValueError) as error:
         raise UserError(f"--cluster {address}: cannot reach a Dask scheduler there ({first_line(error)}); start one "
                         "with `dask scheduler` and give its tcp://HOST:PORT") from None
     try:
         client.wait_for_workers(1, timeout=30)
-    except TimeoutError:
+    except (TimeoutError, asyncio.TimeoutError):
         client.close()
         raise UserError(f"--cluster {address}: the scheduler has no workers; start some with "
                         f"`dask worker {address} --nthreads 1`") from None
+    atexit.register(client.close)
     _clients[address] = client
     return client
 
 
-def cluster_threads(address):
-    workers = cluster_client(address).scheduler_info(n_workers=-1)["workers"]
-    return max(1, sum(worker.get("nthreads", 1) for worker in workers.values()))
+def check_worker(competition, paths, digest):
+    """On a Dask worker: what keeps it from running this command's tasks, or None."""
+    import competitions as registry
+
+    from .runfolder import code_version
+
+    try:
+        registry.get(competition)
+    except Exception as error:  # noqa: BLE001 - the worker reports, the command decides
+        return f"cannot import competition {competition!r} ({first_line(error)}): install the project there " \
+               "(and set PIPELINES_COMPETITIONS as here)"
+    unseen = [path for path in paths if not Path(path).is_dir()]
+    if unseen:
+        return f"cannot see {unseen[0]}: every worker must reach the data and run folders at the same paths"
+    if digest and code_version(competition)["digest"] != digest:
+        return "runs other code than this command (another version of the project, or files changed since the " \
+               "worker started): install the same version and restart the workers"
+    return None
+
+
+def check_cluster(address, competition, paths, digest):
+    """Every worker of the cluster can run the tasks: one thread each, the competition importable,
+    the data and run folders seen at the same paths, the same code. Checked before any work."""
+    client = cluster_client(address)
+    crowded = {worker: threads for worker, threads in client.nthreads().items() if threads > 1}
+    if crowded:
+        worker, threads = next(iter(crowded.items()))
+        raise UserError(f"Dask worker {worker} runs {threads} tasks at once, which would share one process's "
+                        f"random generators and threads; start workers with `dask worker {address} --nthreads 1` "
+                        "(and --nworkers N for N per machine)")
+    try:
+        problems = client.run(check_worker, competition, [str(path) for path in paths], digest)
+    except Exception as error:  # noqa: BLE001 - a worker that cannot even load this project
+        raise UserError(f"--cluster {address}: a worker cannot run this project's code ({first_line(error)}); "
+                        "install the same version of the project on every worker machine and restart the workers"
+                        ) from None
+    for worker, problem in sorted(problems.items()):
+        if problem:
+            raise UserError(f"Dask worker {worker} {problem}")
 
 
 def first_line(error):
@@ -166,31 +211,51 @@ def first_line(error):
 
 # --- running tasks ------------------------------------------------------------------------------
 
-def run_all(function, tasks, workers, name=lambda task: "a task", on_failure=None):
+def run_all(function, tasks, workers, name=lambda task: "a task", died=None, hint=""):
     """Yield function(task) for every task as each finishes, on `workers` (not inline: the caller
-    runs those itself). A worker that dies, or a task that fails, stops the rest; `on_failure(
-    unfinished tasks, cause)` words the error (default: the cause and name(task))."""
-    with (cluster_executor(workers) if workers.cluster else local_pool(workers)) as executor:
-        if workers.cluster:
-            pending = {executor.submit(function, task, key=f"{name(task).replace(' ', '-')}-{uuid.uuid4().hex[:8]}"):
-                       task for task in tasks}
-        else:
-            pending = {executor.submit(function, task): task for task in tasks}
+    runs those itself). A worker that dies, or a task that fails, stops the others and ends in one
+    error: `died(tasks)` names the tasks whose worker is gone (asked the moment the first failure
+    comes in, before the pool stops the rest), `hint` ends the message (how to resume)."""
+    seen = {"taken": threading.Event()}
+
+    def first_failure(future):  # runs as the future fails, before loky stops the other workers
+        if not seen["taken"].is_set() and died and not future.cancelled() and future.exception() is not None:
+            seen["dead"] = died(tasks)
+            seen["taken"].set()
+
+    pool = cluster_pool(workers) if workers.cluster else local_pool(workers)
+    with pool as executor:
+        pending = {}
+        for task in tasks:
+            key = {"key": f"{name(task).replace(' ', '-')}-{uuid.uuid4().hex[:8]}"} if workers.cluster else {}
+            future = executor.submit(function, task, **key)
+            future.add_done_callback(first_failure)
+            pending[future] = task
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     task = pending.pop(future)
-                    unfinished = [task, *pending.values()]
-                    lost = on_failure or (lambda _, cause: f"{cause} while running {name(task)}")
-                    yield task_result(future, lambda cause: lost(unfinished, cause))
+                    yield task_result(future, task, [task, *pending.values()], seen, name, hint)
         finally:
             for future in pending:
                 future.cancel()
 
 
-def task_result(future, lost):
-    """The task's result; a worker's death becomes one UserError, worded by lost(cause)."""
+@contextmanager
+def cluster_pool(workers):
+    """The cluster's executor. After a failure the tasks not yet started are cancelled; one already
+    running on a worker finishes its fold (Dask cannot stop it), and a fold it would write into a
+    run folder that another command has since resumed is refused by the run's attempt token."""
+    executor = cluster_client(workers.cluster).get_executor(pure=False)
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=False)
+
+
+def task_result(future, task, unfinished, seen, name, hint):
+    """The task's result; a worker's death becomes one UserError naming what it was running."""
     from loky.process_executor import TerminatedWorkerError
 
     try:
@@ -199,9 +264,18 @@ def task_result(future, lost):
         raise
     except TerminatedWorkerError as error:
         signal = re.search(r"SIG[A-Z]+", str(error))
-        raise UserError(lost(f"a worker process died ({signal.group() if signal else 'it exited'}: killed, or out "
-                             "of memory)")) from None
+        cause = f"({signal.group() if signal else 'it exited'}: killed, or out of memory)"
+        seen["taken"].wait(timeout=10)  # the failed future's callbacks run just after it wakes this thread
+        dead = seen.get("dead")
+        what = (f"the worker training {', '.join(dead)} died {cause}" if dead
+                else f"a worker process died {cause} while training {', '.join(name(task) for task in unfinished)}")
+        raise UserError(what + hint) from None
     except Exception as error:
-        if type(error).__name__ == "KilledWorker":  # Dask gave up after the workers running it died
-            raise UserError(lost("the Dask workers running it died (killed, or out of memory)")) from None
+        kind = type(error).__name__
+        if kind == "KilledWorker":  # Dask gave up on the task after the workers running it died
+            raise UserError(f"{name(task)} was lost: the Dask workers running it died (killed, or out of memory)"
+                            + hint) from None
+        if kind in ("CancelledError", "CommClosedError", "FutureCancelledError"):
+            raise UserError(f"lost the Dask cluster while running {name(task)} ({first_line(error) or kind})"
+                            + hint) from None
         raise

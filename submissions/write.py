@@ -2,6 +2,7 @@
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipelines.errors import UserError
 from pipelines.files import atomic_path
 
 from .validate import validate
@@ -12,6 +13,17 @@ SUBMISSIONS_DIR = Path("submissions")
 def default_path(name, now=None):
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
     return SUBMISSIONS_DIR / f"{name}-{stamp}.csv"
+
+
+def check_output_path(path, option="--submission"):
+    """Before any work: `path` can become a file (not a folder, no file where a folder must be)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{option} {path} is a folder; give a file path such as {path / 'submission.csv'}")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise UserError(f"{option} {path}: {parent} is a file, not a folder; choose another path")
+    return path
 
 
 def align_to_sample(frame, sample):

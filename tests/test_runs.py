@@ -42,7 +42,8 @@ def test_run_folder_records_the_run(house_dir, in_tmp, capsys):
     assert config["members"] == ["mlp", "lasso"] and config["folds"] == 3 and config["seed"] == 0
     assert config["params"]["mlp.max_epochs"] == 4 and config["baseline"]["mlp.max_epochs"] == 40
     assert set(config["versions"]) >= {"python", "torch", "pytorch-lightning", "scikit-learn", "optuna"}
-    assert set(config["code"]) == {"commit", "dirty"}
+    assert set(config["code"]) == {"commit", "dirty", "digest", "files"}
+    assert {"pipelines/folds.py", "competitions/house_prices.py", "features/house.py"} <= set(config["code"]["files"])
     assert config["inputs"]["train.csv"] == {"size": (house_dir / "train.csv").stat().st_size,
                                             "sha256": sha256(house_dir / "train.csv")}
     assert set(config["inputs"]) == {"train.csv", "test.csv", "sample_submission.csv", "data_description.txt"}

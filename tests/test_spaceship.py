@@ -45,6 +45,7 @@ def test_spaceship_end_to_end_with_true_false_submission(tmp_path, in_tmp, capsy
     out = capsys.readouterr().out
     accuracy = float(next(line for line in out.splitlines() if line.startswith("CV accuracy")).split()[2])
     assert accuracy > 0.75  # the rule behind the generated label is learnable
+    assert not (in_tmp / "catboost_info").exists()  # CatBoost writes no training files of its own
     submission = pd.read_csv(in_tmp / "s.csv", dtype=str)
     assert list(submission.columns) == ["PassengerId", "Transported"]
     assert set(submission.Transported) <= {"True", "False"}
@@ -52,7 +53,7 @@ def test_spaceship_end_to_end_with_true_false_submission(tmp_path, in_tmp, capsy
 
     # folds keep travel groups whole
     dataset = SPACESHIP.load(data)
-    from pipelines.crossval import competition_splits
+    from pipelines.splits import competition_splits
 
     groups = travel_group(dataset.train_ids)
     for train_rows, valid_rows in competition_splits(SPACESHIP, dataset, 3, seed=0):

@@ -8,7 +8,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from pipelines.blend import fit_weights
-from pipelines.crossval import competition_splits
+from pipelines.splits import competition_splits
 from pipelines.errors import UserError
 from pipelines.estimator import SklearnEstimator
 from pipelines.metrics import METRICS, metric

@@ -29,10 +29,17 @@ def test_tune_writes_best_params_plots_and_resumes(house_dir, in_tmp, capsys):
     db = in_tmp / "study.db"
     tune(house_dir, db, "--trials", "3")
     out = capsys.readouterr().out
-    assert "best rmsle: " in out
+    assert "best rmsle: " in out and "on the search's own splits (seed 0)" in out
+    fresh = float(out.split("on fresh splits (seed 1000, never used by the search): rmsle ")[1].split(";")[0])
     [run_dir] = (in_tmp / "runs" / "house_prices" / "tune").iterdir()
-    best = json.loads((run_dir / "best_params.json").read_text())
+    saved = json.loads((run_dir / "best_params.json").read_text())
+    best, found_with = saved["params"], saved["found_with"]
     assert set(best) == {"mlp.hidden", "mlp.dropout", "mlp.lr", "mlp.weight_decay", "mlp.batch_size", "mlp.max_epochs"}
+    assert found_with["folds"] == 2 and found_with["seed"] == 0 and found_with["pinned"] == ["mlp.max_epochs=3"]
+    assert found_with["fresh_seed"] == 1000 and found_with["fresh_value"] == pytest.approx(fresh, abs=1e-5)
+    params = {**HOUSE.defaults, **best, "mlp.max_epochs": 3}  # the rescoring is the CV of those parameters
+    assert fresh == pytest.approx(cross_validate(HOUSE, HOUSE.load(house_dir), params, folds=2, seed=1000).mean,
+                                  abs=1e-5)
     for plot in ("optimization_history.png", "param_importances.png"):
         assert (run_dir / plot).read_bytes()[:4] == b"\x89PNG"
 
@@ -40,6 +47,12 @@ def test_tune_writes_best_params_plots_and_resumes(house_dir, in_tmp, capsys):
     assert len(study.trials) == 3 and study.direction == optuna.study.StudyDirection.MINIMIZE
     tune(house_dir, db, "--trials", "2")  # the same command continues the same study
     assert len(optuna.load_study(study_name="house_prices-mlp", storage=f"sqlite:///{db}").trials) == 5
+    capsys.readouterr()
+    for other, message in ((["--seed", "3"], "seed: the study has 0, this command 3"),
+                           (["--set", "mlp.dropout=0.1"], "pinned --set values")):
+        with pytest.raises(SystemExit) as exit_info:
+            tune(house_dir, db, "--trials", "1", *other)  # another search is not this study's continuation
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
     # the best params feed straight back into a run
     run_main(["house_prices", "--data-dir", str(house_dir), "--params", str(run_dir / "best_params.json"),
@@ -214,7 +227,7 @@ def test_each_member_tunes_in_its_own_study(house_dir, in_tmp, capsys):
     assert {key for t in lasso.trials for key in t.params} == {"lasso.alpha"}
     assert {key for t in svr.trials for key in t.params} == {"svr.C", "svr.gamma"}
     best = sorted((in_tmp / "runs" / "house_prices" / "tune").iterdir())
-    assert set(json.loads((best[-1] / "best_params.json").read_text())) == {"svr.C", "svr.gamma"}
+    assert set(json.loads((best[-1] / "best_params.json").read_text())["params"]) == {"svr.C", "svr.gamma"}
     capsys.readouterr()
     with pytest.raises(SystemExit):  # a study made for one member refuses another
         tune_main(["house_prices", "--data-dir", str(house_dir), "--storage", storage, "--folds", "2",

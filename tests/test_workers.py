@@ -98,15 +98,15 @@ def test_each_worker_owns_one_gpu(house_dir, in_tmp, monkeypatch, capfd):
     monkeypatch.setattr(devices, "gpu_count", lambda: 2)
     run_main(["house_prices", "--data-dir", str(house_dir), "--folds", "4", "--set", "models=lasso,svr",
               "--workers", "auto", "--submission", "s.csv"])
-    assert "2 worker processes, one GPU each of 2" in capfd.readouterr().out
+    assert "2 worker processes, one GPU each" in capfd.readouterr().out
     [folder] = run_dirs(in_tmp)
     records = [json.loads(path.read_text()) for path in folder.glob("members/*/fold-*/record.json")]
     assert len(records) == 8
     owned = {record["worker"]: record["device"] for record in records}
     assert sorted(owned.values()) == ["cuda:0", "cuda:1"]  # one GPU a worker, never shared
     assert devices.trainer_devices() == {"accelerator": "auto", "devices": 1}  # this process owns none
-    monkeypatch.setattr(devices, "OWNED_GPU", 1)
-    assert devices.trainer_devices() == {"accelerator": "gpu", "devices": [1]}
+    monkeypatch.setattr(devices, "OWNED_GPU", 1)  # a worker sees only the GPU it owns: CUDA device 0 there
+    assert devices.trainer_devices() == {"accelerator": "gpu", "devices": [0]}
 
 
 def test_worker_count_auto_and_clamped(monkeypatch):
@@ -159,7 +159,7 @@ def test_a_run_on_a_dask_cluster_gives_the_local_run(house_dir, in_tmp, capfd):
     run_main([*HOUSE, "--data-dir", str(house_dir), "--workers", "1", "--submission", "local.csv"])
     run_main([*HOUSE, "--data-dir", str(house_dir), "--cluster", address, "--submission", "cluster.csv"])
     out = capfd.readouterr().out
-    assert f"Dask worker threads at {address}" in out and "(0.0s, worker tcp://" in out  # lines from the workers
+    assert f"2 Dask workers at {address}" in out and "(0.0s, worker tcp://" in out  # lines of the workers
     local, cluster = run_dirs(in_tmp)
     assert (in_tmp / "local.csv").read_bytes() == (in_tmp / "cluster.csv").read_bytes()
     assert (local / "oof.csv").read_bytes() == (cluster / "oof.csv").read_bytes()

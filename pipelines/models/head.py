@@ -27,6 +27,8 @@ def assign_source_classes(source_logits, labels, n_classes):
 
 
 class PretrainedHead(ClassificationSteps, pl.LightningModule):
+    training_precision = "32-true"  # small; 120 classes' logits in bf16 would blur log loss
+
     def __init__(self, n_features, n_source, n_classes, assignment=None, lr=1e-2, weight_decay=1e-2,
                  total_steps=1000, label_smoothing=0.0, correction=False):
         super().__init__()

@@ -11,7 +11,10 @@ from .classification import ClassificationSteps
 
 
 class TabularMLP(pl.LightningModule):
-    """linear(x) + mlp(x), `outputs` wide; subclasses add the loss and what predict returns."""
+    """linear(x) + mlp(x), `outputs` wide; subclasses add the loss and what predict returns.
+    Full precision on every device: small, and a regression output in bf16 would round log prices."""
+
+    training_precision = "32-true"
 
     def __init__(self, n_features, outputs, hidden, dropout, lr, weight_decay, total_steps):
         super().__init__()
