@@ -177,3 +177,23 @@ def test_a_run_on_a_dask_cluster_gives_the_local_run(house_dir, in_tmp, capfd):
     assert "2 trials in " in capfd.readouterr().out
     trials = optuna.load_study(study_name="house_prices-lasso", storage=storage).trials
     assert len(trials) == 2 and all(t.value is not None for t in trials)
+
+
+@pytest.mark.parametrize("member", ["lgbm", "xgb", "catboost", "linear"])
+def test_models_give_the_same_numbers_on_one_thread_or_two(member, tmp_path):
+    """Workers change the threads each model gets (cores // workers), never its numbers."""
+    from pipelines.tabular import tabular_competition
+    from tests.synthetic import make_table
+
+    competition = tabular_competition(name="t", slug="t", id_column="id", target="target", metric="log_loss",
+                                      submission="probabilities", members=(member,))
+    data = competition.load(make_table(tmp_path / "t", labels=("a", "b", "c"), n_train=600,
+                                       sample_columns=["a", "b", "c"]))
+    predictions = []
+    for threads in (1, 2):
+        view = competition.member_params(member, competition.defaults, 0, 3, threads)
+        features = competition.members[member].features(data, view)
+        X, X_test = features.fit_transform(data.X, data.y), features.transform(data.X_test)
+        model = competition.members[member].model(view).fit(X, data.y)
+        predictions.append(model.predict(X_test))
+    np.testing.assert_array_equal(*predictions)
