@@ -71,6 +71,69 @@ def blend(results, y, splits, metric, excluded=None):
     return result, dict(zip(names, weights.tolist()))
 
 
+def stack_inputs(predictions, classification):
+    """Members' predictions (members, rows[, classes]) as a second level's inputs: log probabilities
+    for classes (their log-odds, for two), the numbers themselves for regression."""
+    predictions = np.asarray(predictions, dtype=np.float64)
+    if not classification:
+        return predictions.T
+    logs = np.log(np.clip(predictions, 1e-6, 1.0))
+    if logs.shape[-1] == 2:
+        return (logs[..., 1] - logs[..., 0]).T
+    return np.concatenate(list(logs), axis=1)
+
+
+def second_level(classification, seed):
+    """A simple model over the members' predictions: a logistic regression, or a ridge regression."""
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+
+    if classification:
+        return LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
+    return RidgeCV(alphas=(0.01, 0.1, 1.0, 10.0))
+
+
+def stack(results, y, splits, metric, excluded=None, seed=0):
+    """(CVResult, fitted model) of a second-level model on the members' out-of-fold predictions, on
+    the same nested rule as the blend: each fold is predicted by a model fitted on the other folds'
+    rows; the fitted model (on every usable row) predicts the test set."""
+    names = list(results)
+    oof = stack_inputs(np.stack([results[name].oof for name in names]), metric.classification)
+    test = stack_inputs(np.stack([results[name].test for name in names]), metric.classification)
+    validated = np.logical_and.reduce([results[name].validated for name in names])
+    usable = validated & ~excluded if excluded is not None else validated
+
+    def fitted(rows):
+        return second_level(metric.classification, seed).fit(oof[rows], y[rows])
+
+    def predict(model, X):
+        if not metric.classification:
+            return model.predict(X)
+        full = np.zeros((len(X), results[names[0]].oof.shape[1]))
+        full[:, model.classes_] = model.predict_proba(X)
+        return full
+
+    stacked = np.full(results[names[0]].oof.shape, np.nan)
+    folds = []
+    for index, (_, valid_rows) in enumerate(splits):
+        start = time.perf_counter()
+        others = usable.copy()
+        others[valid_rows] = False
+        stacked[valid_rows] = predict(fitted(others), oof[valid_rows])
+        folds.append(Fold(index, float(metric.score(y[valid_rows], stacked[valid_rows])), time.perf_counter() - start))
+    final = fitted(usable)
+    return CVResult(metric.name, folds, stacked, validated, predict(final, test)), final
+
+
+def stacked_test(model, predictions, classification, n_classes):
+    """The test predictions of a run's fitted second level from its members' (in its order)."""
+    X = stack_inputs(np.stack(predictions), classification)
+    if not classification:
+        return model.predict(X)
+    full = np.zeros((len(X), n_classes))
+    full[:, model.classes_] = model.predict_proba(X)
+    return full
+
+
 def equal_weights(splits):
     """One holdout split: weights fitted on it would be scored on the rows they were fitted on."""
     return len(splits) == 1

@@ -52,11 +52,11 @@ def registered(competition):
         return False
 
 
-def fold_tasks(competition, params, folds, seed, members, refit, data_dir=None, folder=None, logger=None,
-               threads=1, report=False, each_member=False):
-    """A task per fold (and the refit); with `each_member`, a task per (member, fold), each fitting
-    its member's features itself. Those go member by member, in the order of the members."""
-    keys = [*range(folds), *(["full"] if refit else [])]
+def fold_tasks(competition, params, folds, seed, members, keys, data_dir=None, folder=None, logger=None,
+               threads=1, report=False, each_member=False, time_budget=None):
+    """A task per fold in `keys` (fold indices, "full" for the refit); with `each_member`, a task per
+    (member, fold), each fitting its member's features itself. Those go member by member, in the
+    order of the members."""
     groups = [(name,) for name in members] if each_member else [tuple(members)]
     attempt = folder.status.get("attempt") if folder else None
     signature = None if data_dir is None else data_signature(data_dir)
@@ -64,7 +64,7 @@ def fold_tasks(competition, params, folds, seed, members, refit, data_dir=None, 
                      params=params, folds=folds, seed=seed, fold=key, members=group,
                      run_dir=None if folder is None else str(folder.path.resolve()), logger=logger, threads=threads,
                      metric=competition.metric.name, report=report, several=len(members) > 1, attempt=attempt,
-                     data_signature=signature, cache_dir=image_cache_dir())
+                     data_signature=signature, cache_dir=image_cache_dir(), time_budget=time_budget)
             for group in groups for key in keys]
 
 
@@ -102,16 +102,30 @@ def run_folds(tasks, competition, dataset, workers, folder=None, fold_callbacks=
     return outputs
 
 
+def refit_rounds(competition, params, members, outputs, folds):
+    """Parameters that make each early-stopped member's refit train the median of its folds' chosen
+    rounds, scaled up by the rows early stopping held out (the refit has no rows to stop on)."""
+    declared = competition.declared()
+    found = {}
+    for name in members:
+        rounds = [outputs[k].members[name][0].rounds for k in range(folds)]
+        patience = params.get(f"{name}.patience")
+        if patience and all(rounds) and f"{name}.rounds" in declared:
+            scale = 1 / (1 - params[f"{name}.stop_fraction"])
+            found.update({f"{name}.patience": 0, f"{name}.rounds": max(1, round(float(np.median(rounds)) * scale))})
+    return found
+
+
 def cross_validate_members(competition, dataset, params, folds=5, seed=0, members=None, folder=None, refit=False,
                            logger=None, fold_callbacks=None, on_fold=None, workers=None, data_dir=None,
-                           report=False, log=print):
+                           report=False, log=print, time_budget=None):
     """{name: CVResult} of every member through the same K folds.
 
     Fold k of every member trains with seed + k (its random_state too); a refit with seed + folds.
     fold_callbacks(index) gives Lightning callbacks for that fold's Trainer (in this process);
     on_fold(name, Fold) runs after each fold (it may raise to stop early, e.g. a pruned trial);
     workers (pipelines.workers.Workers, default: this process) run the folds, reading data_dir;
-    report prints a line per finished (member, fold)."""
+    report prints a line per finished (member, fold); time_budget: seconds each GBDT may boost for."""
     members = members or competition.selected_members(params)
     workers = workers or Workers()
     if not workers.inline and not registered(competition):
@@ -119,9 +133,13 @@ def cross_validate_members(competition, dataset, params, folds=5, seed=0, member
             "cannot import it: its folds train in this process")
         workers = Workers(threads=workers.threads)
     splits = splits_of(competition, dataset, folds, seed)
-    tasks = fold_tasks(competition, params, folds, seed, members, refit, data_dir, folder, logger, workers.threads,
-                       report, each_member=not workers.inline)
+    common = (data_dir, folder, logger, workers.threads, report, not workers.inline, time_budget)
+    tasks = fold_tasks(competition, params, folds, seed, members, range(folds), *common)
     outputs = run_folds(tasks, competition, dataset, workers, folder, fold_callbacks, on_fold)
+    if refit:  # after the folds: a refit trains as many boosting rounds as the folds chose, scaled to all rows
+        refit_params = {**params, **refit_rounds(competition, params, members, outputs, folds)}
+        tasks = fold_tasks(competition, refit_params, folds, seed, members, ["full"], *common)
+        outputs.update(run_folds(tasks, competition, dataset, workers, folder, None, on_fold))
     n = len(dataset.y)
     results = {}
     for name in members:

@@ -9,6 +9,7 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from . import devices, gbdt
+from .data import take
 from .files import write_json
 from .logs import logged_epochs
 from .persist import load_object, save_object
@@ -92,24 +93,42 @@ class SklearnEstimator:
 
     file = "model.skops"
 
-    def __init__(self, estimator, n_classes=0, threads=1, fit_params=None):
+    def __init__(self, estimator, n_classes=0, threads=1, fit_params=None, early_stop=None, log_target=False):
         self.estimator = estimator
         self.n_classes = n_classes
         self.threads = threads
         self.fit_params = fit_params
+        self.early_stop = early_stop
+        self.log_target = log_target  # a regressor learning log1p(y) (when y >= 0), predicting back through expm1
+        self.time_budget = None  # seconds a GBDT may boost for (a run's --time-limit sets it)
 
     def fit(self, X, y, validation=None, callbacks=(), loggers=()):
+        """`early_stop` (pipelines.gbdt.EarlyStop, for GBDT models): the rounds are chosen on an inner
+        split of these training rows and kept in `rounds_` (the run records them); `time_budget`:
+        boosting also stops when that many seconds have passed."""
         estimator = clone(self.estimator)
         self.classes_ = np.unique(y).astype(int) if self.n_classes else None
         target = np.searchsorted(self.classes_, y) if self.n_classes else y
+        self.logged_ = bool(self.log_target and not self.n_classes and np.min(y) >= 0)
+        target = np.log1p(target) if self.logged_ else target
         with threadpool_limits(self.threads):
-            self.estimator_ = estimator.fit(X, target, **(self.fit_params or {}))
+            if gbdt.library(estimator) and (self.early_stop is not None or self.time_budget):
+                rows, stop = np.arange(len(target)), None
+                if self.early_stop is not None:
+                    rows, held = self.early_stop.split(target, bool(self.n_classes))
+                    stop = (take(X, held), target[held])
+                self.estimator_, self.rounds_ = gbdt.fit_boosted(
+                    estimator, take(X, rows), target[rows], stop, getattr(self.early_stop, "patience", 0),
+                    self.time_budget)
+            else:
+                self.estimator_ = estimator.fit(X, target, **(self.fit_params or {}))
         return self
 
     def predict(self, X):
         with threadpool_limits(self.threads):
             if not self.n_classes:
-                return np.asarray(self.estimator_.predict(X), dtype=np.float64)
+                predictions = np.asarray(self.estimator_.predict(X), dtype=np.float64)
+                return np.expm1(predictions) if getattr(self, "logged_", False) else predictions
             probabilities = np.asarray(self.estimator_.predict_proba(X), dtype=np.float64)
         full = np.zeros((len(probabilities), self.n_classes))
         full[:, self.classes_] = probabilities
@@ -119,16 +138,19 @@ class SklearnEstimator:
         """LightGBM, XGBoost and CatBoost models in their own formats (pipelines/gbdt.py), the rest as skops."""
         if gbdt.library(self.estimator_):
             gbdt.save(self.estimator_, folder)
-            write_json(folder / "model.json", {"classes": None if self.classes_ is None else self.classes_.tolist()})
+            write_json(folder / "model.json", {"classes": None if self.classes_ is None else self.classes_.tolist(),
+                                               "logged": self.logged_})
         else:
-            save_object({"estimator": self.estimator_, "classes": self.classes_}, folder / self.file)
+            save_object({"estimator": self.estimator_, "classes": self.classes_, "logged": self.logged_},
+                        folder / self.file)
 
     def load(self, folder):
         if gbdt.library(self.estimator):
             self.estimator_ = gbdt.load(self.estimator, folder)
-            classes = json.loads((folder / "model.json").read_text())["classes"]
-            self.classes_ = None if classes is None else np.asarray(classes, dtype=int)
+            state = json.loads((folder / "model.json").read_text())
+            self.classes_ = None if state["classes"] is None else np.asarray(state["classes"], dtype=int)
         else:
             state = load_object(folder / self.file)
             self.estimator_, self.classes_ = state["estimator"], state["classes"]
+        self.logged_ = state.get("logged", False)
         return self

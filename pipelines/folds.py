@@ -37,6 +37,7 @@ class Fold:
     history: list = field(default_factory=list)
     resumed: bool = False
     worker: str | None = None
+    rounds: int | None = None  # boosting rounds early stopping chose
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class FoldTask:
     attempt: str | None = None  # the command's attempt at the run; a resumed run's new attempt stops stale tasks
     data_signature: str | None = None  # the data folder as the command saw it (data_signature())
     cache_dir: str | None = None  # the command's image and embedding cache, for workers elsewhere
+    time_budget: float | None = None  # seconds each GBDT may boost for under a run's --time-limit
 
     @property
     def index(self):
@@ -247,7 +249,8 @@ def load_finished(folder, name, task, record, valid_rows):
     history = logged_epochs(folder.fold_path(name, task.fold) / "logs" / "csv" / "metrics.csv")
     valid = folder.fold_array(name, task.fold, "valid") if valid_rows is not None else None
     score = np.nan if record.get("score") is None else record["score"]
-    fold = Fold(task.index, score, record.get("seconds", 0.0), history, resumed=True, worker=record.get("worker"))
+    fold = Fold(task.index, score, record.get("seconds", 0.0), history, resumed=True, worker=record.get("worker"),
+                rounds=record.get("rounds"))
     return fold, valid, folder.fold_array(name, task.fold, "test")
 
 
@@ -258,6 +261,8 @@ def train_member(task, competition, dataset, name, member, classes, fitted, save
     features, X_train, X_valid, X_test = fitted
     view = competition.member_params(name, task.params, task.fold_seed, classes, task.threads)
     model = member.model(view)
+    if task.time_budget and hasattr(model, "time_budget"):
+        model.time_budget = task.time_budget
     lightning = getattr(model, "lightning", False)
     extra = {}
     if lightning:  # Lightning is imported only for members that train with it
@@ -281,10 +286,12 @@ def train_member(task, competition, dataset, name, member, classes, fitted, save
         record = folder.save_fold(name, task.fold, features, model, arrays,
                                   {"score": None if np.isnan(score) else score, "seconds": round(seconds, 3),
                                    "train_rows": len(train_rows), "worker": progress.worker_name(),
+                                   "rounds": getattr(model, "rounds_", None),
                                    "device": devices.describe(), "threads": task.threads}, features_path=saved,
                                   attempt=task.attempt)
         saved = record["features"]["path"]
-    fold = Fold(task.index, score, seconds, getattr(model, "history_", []), worker=progress.worker_name())
+    fold = Fold(task.index, score, seconds, getattr(model, "history_", []), worker=progress.worker_name(),
+                rounds=getattr(model, "rounds_", None))
     return (fold, valid_pred, test_pred), saved
 
 

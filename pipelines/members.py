@@ -4,8 +4,8 @@ Each is a function (inputs, classification) -> Member, where `inputs` maps "tree
 to the competition's features recipes: GBDTs get native categories and missing values
 ("trees"), the linear model and the MLP imputed, scaled and one-hot inputs ("linear"). Every
 member declares its parameters with valid and searched ranges here, takes `seed` as its
-random_state and runs with `threads` threads (0, the default: the machine's cores shared
-among the run's workers; see SklearnEstimator). Model libraries are imported when a model is
+random_state and runs with `threads` threads (0, the default: as the run shares the machine's
+cores, pipelines.workers.plan; see SklearnEstimator). Model libraries are imported when a model is
 built, so declaring a competition imports none of them.
 """
 import pandas as pd
@@ -15,25 +15,43 @@ from .competition import Member
 from .estimator import LightningEstimator, SklearnEstimator
 from .params import Param
 
-THREADS = Param(0, low=0, high=256)  # 0: cores // workers
+THREADS = Param(0, low=0, high=256)  # 0: the run chooses (pipelines.workers.plan)
 FRACTION = {"low": 0.05, "high": 1.0}
 
 
-def lightgbm(inputs, classification):
+def boosting(rounds, learning_rate, search_rate):
+    """A GBDT's rounds and rate: `rounds` is the cap that early stopping stops below (patience > 0:
+    the rounds are chosen on `stop_fraction` of the fold's training rows), or exactly the rounds
+    trained when patience is 0 (as a refit trains: the folds' chosen rounds, scaled to all rows)."""
+    return {
+        "rounds": Param(rounds, low=1, search=None),
+        "learning_rate": Param(learning_rate, low=1e-4, high=1.0, search=search_rate, log=True),
+        "patience": Param(100, low=0, search=None),
+        "stop_fraction": Param(0.15, low=0.02, high=0.5),
+    }
+
+
+def early_stop(p):
+    from .gbdt import EarlyStop
+
+    return EarlyStop(p["stop_fraction"], p["patience"], p["seed"]) if p["patience"] else None
+
+
+def lightgbm(inputs, classification, log_target=False):
     def model(p):
         from lightgbm import LGBMClassifier, LGBMRegressor
 
         kind = LGBMClassifier if classification else LGBMRegressor
         return SklearnEstimator(kind(
-            n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], num_leaves=p["num_leaves"],
+            n_estimators=p["rounds"], learning_rate=p["learning_rate"], num_leaves=p["num_leaves"],
             min_child_samples=p["min_child_samples"], subsample=p["subsample"], subsample_freq=1,
             colsample_bytree=p["colsample_bytree"], reg_lambda=p["reg_lambda"], cat_smooth=p["cat_smooth"],
             random_state=p["seed"], n_jobs=p["threads"], verbose=-1,
-            deterministic=True, force_col_wise=True), p["n_classes"], p["threads"])  # same trees for any threads
+            deterministic=True, force_col_wise=True),  # the same trees for any number of threads
+            p["n_classes"], p["threads"], early_stop=early_stop(p), log_target=log_target)
 
     return Member(inputs["trees"], model, {
-        "n_estimators": Param(500, low=1, search=(100, 2000), log=True),
-        "learning_rate": Param(0.02, low=1e-4, high=1.0, search=(0.005, 0.1), log=True),
+        **boosting(5000, 0.05, (0.01, 0.2)),
         "num_leaves": Param(16, low=2, search=(4, 128), log=True),
         "min_child_samples": Param(20, low=1, search=(5, 100), log=True),
         "subsample": Param(0.8, **FRACTION, search=(0.5, 1.0)),
@@ -50,14 +68,13 @@ def xgboost(inputs, classification):
 
         kind = XGBClassifier if classification else XGBRegressor
         return SklearnEstimator(kind(
-            n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], max_depth=p["max_depth"],
+            n_estimators=p["rounds"], learning_rate=p["learning_rate"], max_depth=p["max_depth"],
             min_child_weight=p["min_child_weight"], subsample=p["subsample"], colsample_bytree=p["colsample_bytree"],
             reg_lambda=p["reg_lambda"], tree_method="hist", enable_categorical=True, random_state=p["seed"],
-            n_jobs=p["threads"]), p["n_classes"], p["threads"])
+            n_jobs=p["threads"]), p["n_classes"], p["threads"], early_stop=early_stop(p))
 
     return Member(inputs["trees"], model, {
-        "n_estimators": Param(500, low=1, search=(100, 2000), log=True),
-        "learning_rate": Param(0.02, low=1e-4, high=1.0, search=(0.005, 0.1), log=True),
+        **boosting(5000, 0.05, (0.01, 0.2)),
         "max_depth": Param(5, low=1, high=16, search=(2, 10)),
         "min_child_weight": Param(1.0, low=0.0, search=(0.5, 30.0), log=True),
         "subsample": Param(0.8, **FRACTION, search=(0.5, 1.0)),
@@ -91,9 +108,11 @@ class CatBoostOnFrames(BaseEstimator):
             X[column] = X[column].astype(str).where(X[column].notna(), "<missing>")
         return X, categorical
 
-    def fit(self, X, y):
+    def fit(self, X, y, eval_set=None, early_stopping_rounds=None):
         X, categorical = self._inputs(X)
-        self.model_ = clone(self.catboost).fit(X, y, cat_features=categorical)
+        stop = None if eval_set is None else (self._inputs(eval_set[0])[0], eval_set[1])
+        self.model_ = clone(self.catboost).fit(X, y, cat_features=categorical, eval_set=stop,
+                                               early_stopping_rounds=early_stopping_rounds)
         self.classes_ = getattr(self.model_, "classes_", None)
         return self
 
@@ -104,19 +123,19 @@ class CatBoostOnFrames(BaseEstimator):
         return self.model_.predict_proba(self._inputs(X)[0])
 
 
-def catboost(inputs, classification):
+def catboost(inputs, classification, log_target=False):
     def model(p):
         from catboost import CatBoostClassifier, CatBoostRegressor
 
         kind = CatBoostClassifier if classification else CatBoostRegressor
         return SklearnEstimator(CatBoostOnFrames(kind(
-            iterations=p["iterations"], learning_rate=p["learning_rate"], depth=p["depth"],
+            iterations=p["rounds"], learning_rate=p["learning_rate"], depth=p["depth"],
             l2_leaf_reg=p["l2_leaf_reg"], random_strength=p["random_strength"], random_seed=p["seed"],
-            thread_count=p["threads"], verbose=0, allow_writing_files=False)), p["n_classes"], p["threads"])
+            thread_count=p["threads"], verbose=0, allow_writing_files=False)), p["n_classes"], p["threads"],
+            early_stop=early_stop(p), log_target=log_target)
 
     return Member(inputs["trees"], model, {
-        "iterations": Param(800, low=1, search=(200, 3000), log=True),
-        "learning_rate": Param(0.04, low=1e-4, high=1.0, search=(0.01, 0.2), log=True),
+        **boosting(3000, 0.08, (0.02, 0.3)),
         "depth": Param(6, low=1, high=16, search=(4, 9)),
         "l2_leaf_reg": Param(3.0, low=0.0, search=(1.0, 30.0), log=True),
         "random_strength": Param(1.0, low=0.0, search=(0.1, 10.0), log=True),
@@ -163,4 +182,41 @@ def mlp(inputs, classification):
     })
 
 
-LIBRARY = {"lgbm": lightgbm, "xgb": xgboost, "catboost": catboost, "linear": linear, "mlp": mlp}
+def extra_trees(inputs, classification):
+    """Extremely randomised trees on imputed, scaled, one-hot inputs: unlike boosting, and so useful beside it."""
+    def model(p):
+        from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
+
+        kind = ExtraTreesClassifier if classification else ExtraTreesRegressor
+        return SklearnEstimator(kind(n_estimators=p["trees"], min_samples_leaf=p["min_samples_leaf"],
+                                     max_features=p["max_features"], n_jobs=p["threads"], random_state=p["seed"]),
+                                p["n_classes"], p["threads"])
+
+    return Member(inputs["linear"], model, {
+        "trees": Param(300, low=1, search=(100, 1000), log=True),
+        "min_samples_leaf": Param(2, low=1, search=(1, 30), log=True),
+        "max_features": Param(0.5, low=0.01, high=1.0, search=(0.1, 1.0)),
+        "threads": THREADS,
+    })
+
+
+def knn(inputs, classification):
+    """k nearest neighbours on the scaled inputs (weighted by distance): a model of another kind."""
+    def model(p):
+        from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+        kind = KNeighborsClassifier if classification else KNeighborsRegressor
+        return SklearnEstimator(kind(n_neighbors=p["k"], weights="distance", n_jobs=p["threads"]),
+                                p["n_classes"], p["threads"])
+
+    return Member(inputs["linear"], model, {"k": Param(20, low=1, search=(3, 100), log=True), "threads": THREADS})
+
+
+def logged(member):
+    """The member for a regression target it learns as log1p(target) (when no target is negative),
+    predicting back through expm1: for skewed positive targets (prices, counts) scored on raw values."""
+    return lambda inputs, classification: member(inputs, classification, log_target=True)
+
+
+LIBRARY = {"lgbm": lightgbm, "xgb": xgboost, "catboost": catboost, "linear": linear, "mlp": mlp,
+           "extra_trees": extra_trees, "knn": knn, "lgbm_log": logged(lightgbm), "catboost_log": logged(catboost)}

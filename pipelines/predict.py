@@ -128,9 +128,18 @@ def test_predictions(folder, data_dir, workers=Workers(), log=print):
     data_dir = Path(data_dir or config["data_dir"])
     dataset = test_inputs(competition, config, data_dir, competition.load(data_dir, config["params"], train=False))
     predictions = member_test_predictions(folder, competition, dataset, data_dir, workers)
-    weights = folder.metrics.get("blend_weights")
+    metrics = folder.metrics
+    weights = metrics.get("blend_weights")
     if weights is None:
         return dataset, next(iter(predictions.values()))
+    if metrics.get("ensemble") == "stack":  # the run's second level over its members, in the same order
+        from .blend import stacked_test
+        from .persist import load_object
+
+        n_classes = len(config.get("classes") or ()) if competition.metric.classification else 0
+        return dataset, stacked_test(load_object(folder.path / "stacker.skops"),
+                                     [predictions[name] for name in weights], competition.metric.classification,
+                                     n_classes)
     stacked = np.stack([predictions[name] for name in weights])
     return dataset, np.tensordot(np.asarray(list(weights.values())), stacked, axes=1)
 

@@ -40,13 +40,19 @@ def id_array(ids):
     return ids.astype(str) if ids.dtype == object else ids
 
 
-def save_outputs(folder, competition, dataset, result, results, weights, folds, excluded, seconds):
+def save_outputs(folder, competition, dataset, result, results, weights, folds, excluded, seconds, stacker=None):
     """metrics.json, predictions/*.npy (each member's and the run's out-of-fold and test predictions,
-    row ids, targets, folds, excluded rows), oof.csv, learning curves, a copy of the sample submission."""
+    row ids, targets, folds, excluded rows), oof.csv, learning curves, a copy of the sample submission,
+    and the second level (stacker.skops) when a stack makes the submission."""
     summary = metrics_summary(result, seconds)
     if weights is not None:
         summary["members"] = {name: metrics_summary(member) for name, member in results.items()}
         summary["blend_weights"] = weights
+        summary["ensemble"] = "stack" if stacker is not None else "blend"
+    if stacker is not None:
+        from .persist import save_object
+
+        save_object(stacker, folder.path / "stacker.skops")
     arrays = {"oof": result.oof, "test": result.test, "folds": folds, "excluded": excluded, "target": dataset.y,
               "train_ids": id_array(dataset.train_ids), "test_ids": id_array(dataset.test_ids)}
     for name, member in results.items():

@@ -13,7 +13,7 @@ import competitions
 from submissions.submit import require_message, submit
 from submissions.write import align_to_sample, check_output_path, default_path, write_submission
 
-from .blend import blend, equal_weights
+from .blend import blend, equal_weights, stack
 from .crossval import cross_validate_members, registered
 from .data import schema
 from .devices import gpu_count
@@ -85,6 +85,9 @@ def build_parser():
     parser.add_argument("--logger", choices=LOGGERS, default="csv",
                         help="metrics logger besides the CSV log in the run folder (tensorboard: pip install "
                              "-e '.[tensorboard]')")
+    parser.add_argument("--time-limit", type=float, metavar="SECONDS",
+                        help="finish within about this many seconds: boosting stops early where the time shared "
+                             "among the models runs out (its rounds then depend on the machine)")
     parser.add_argument("--submit", action="store_true", help="submit the file to Kaggle after a successful run")
     parser.add_argument("-m", "--message", help="the submission's description on Kaggle (with --submit)")
     add_worker_arguments(parser)
@@ -149,6 +152,31 @@ def check_can_submit(message):
     require_message(message)
     if not has_credentials():
         raise UserError(f"--submit needs Kaggle credentials: {CREDENTIALS_HELP}")
+
+
+RESERVE = 0.15  # of a --time-limit kept for blending, outputs and the stragglers
+
+
+def time_budget(limit, started, workers, models):
+    """Seconds each model may boost for so that `models` on `workers` end within `limit`; one clear
+    error when that leaves too little for even a first round."""
+    if limit is None:
+        return None
+    left = limit * (1 - RESERVE) - (time.perf_counter() - started)
+    budget = left * workers.count / models
+    if budget < 1.0:
+        need = (time.perf_counter() - started + models / workers.count) / (1 - RESERVE)
+        raise UserError(f"--time-limit {limit:g}: too short for {models} models on {workers.count} "
+                        f"worker{'s' if workers.count > 1 else ''} (loading took {time.perf_counter() - started:.0f} s); "
+                        f"give at least {need:.0f} s")
+    print(f"time limit {limit:g} s: {models} models on {workers.count} worker{'s' if workers.count > 1 else ''}, "
+          f"about {budget:.0f} s of boosting each", flush=True)
+    return budget
+
+
+def check_time_limit(limit):
+    if limit is not None and not limit > 0:
+        raise UserError(f"--time-limit {limit:g}: give a positive number of seconds")
 
 
 def check_threads(threads):
@@ -217,7 +245,8 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
     splits = splits_of(competition, dataset, folds, seed)  # too many folds fails here, before any output
     tasks = (folds + bool(settings["refit"])) * len(competition.selected_members(params))  # (member, fold) pairs
     workers = plan(settings.get("workers", 1), tasks, settings.get("cluster"), settings.get("threads"))
-    config = run_config(competition, dataset, data_dir, settings)
+    budget = time_budget(settings.get("time_limit"), settings.get("clock", start), workers, tasks)
+    config = run_config(competition, dataset, data_dir, {k: v for k, v in settings.items() if k != "clock"})
     if workers.cluster and registered(competition):  # every worker checked before anything is written
         RUNS_DIR.resolve().mkdir(parents=True, exist_ok=True)
         check_cluster(workers.cluster, competition.name, [Path(data_dir).resolve(), RUNS_DIR.resolve()],
@@ -229,13 +258,13 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
     print(f"run folder: {folder.path}", flush=True)
     try:
         excluded = excluded_rows(competition, dataset)
-        result, results, weights = cross_validate_and_blend(competition, dataset, data_dir, folder, settings, splits,
-                                                            excluded, workers)
+        result, results, weights, stacker = cross_validate_and_blend(competition, dataset, data_dir, folder, settings,
+                                                                     splits, excluded, workers, budget)
         frame = competition.submission(dataset.test_ids, result.test, dataset.info.get("classes"))
         path = write_submission(align_to_sample(frame, dataset.sample), dataset.sample, submission_path,
                                 competition.check_submission, dataset.info.get("classes"))
         save_outputs(folder, competition, dataset, result, results, weights, fold_of_rows(splits, len(dataset.y)),
-                     excluded, time.perf_counter() - start)
+                     excluded, time.perf_counter() - start, stacker)
         folder.complete(submission=str(path), submission_sha256=sha256(path))
     except BaseException as error:
         folder.set_status("failed", error=str(error).splitlines()[0] if str(error) else type(error).__name__,
@@ -244,7 +273,7 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
     return result, path
 
 
-def cross_validate_and_blend(competition, dataset, data_dir, folder, settings, splits, excluded, workers):
+def cross_validate_and_blend(competition, dataset, data_dir, folder, settings, splits, excluded, workers, budget=None):
     """(the run's result, {member: CVResult}, blend weights or None), printed as it goes.
     `excluded` rows are kept out of training and out of fitting the blend weights."""
     metric = competition.metric.name
@@ -252,7 +281,9 @@ def cross_validate_and_blend(competition, dataset, data_dir, folder, settings, s
     several = len(members) > 1
     results = cross_validate_members(competition, dataset, settings["params"], settings["folds"], settings["seed"],
                                      members=members, folder=folder, refit=settings["refit"],
-                                     logger=settings["logger"], workers=workers, data_dir=data_dir, report=True)
+                                     logger=settings["logger"], workers=workers, data_dir=data_dir, report=True,
+                                     time_budget=budget)
+    stacker = None
     if not several:
         result, weights = next(iter(results.values())), None
     else:
@@ -261,20 +292,30 @@ def cross_validate_and_blend(competition, dataset, data_dir, folder, settings, s
         result, weights = blend(results, dataset.y, splits, competition.metric, excluded)
         print("blend weights: " + ", ".join(f"{name} {weight:.3f}" for name, weight in weights.items())
               + (" (equal: one holdout split has no other folds to fit them on)" if equal_weights(splits) else ""))
+        if settings["params"].get("stack", True) and not equal_weights(splits):
+            stacked, model = stack(results, dataset.y, splits, competition.metric, excluded, settings["seed"])
+            better = stacked.mean > result.mean if competition.metric.greater_is_better else stacked.mean < result.mean
+            print(f"blend: CV {metric} {format_score(result.mean, result.std)}; stack ({type(model).__name__} on the "
+                  f"members' out-of-fold predictions): CV {metric} {format_score(stacked.mean, stacked.std)}; "
+                  f"the {'stack' if better else 'blend'} makes the submission")
+            if better:
+                result, stacker = stacked, model
     print(f"CV {metric}: {format_score(result.mean, result.std)}")
     if excluded.any():  # for comparison with public notebooks, which drop such rows before CV
         kept = result.validated & ~excluded
         score = competition.metric.score(dataset.y[kept], result.oof[kept])
         print(f"out-of-fold {metric} without the {int(excluded.sum())} rows kept out of training: {score:.5f}")
-    return result, results, weights
+    return result, results, weights, stacker
 
 
 @cli_main
 def main(argv=None):
+    started = time.perf_counter()
     args = build_parser().parse_args(argv)
     check_options(args.workers, args.cluster)
     workers = workers_argument(args.workers)
     check_threads(args.threads)
+    check_time_limit(args.time_limit)
     check_seed(args.seed)
     competition = competitions.get(args.competition)
     preset, params, folds, baseline = resolve_settings(competition, args.preset, args.params, args.set, args.folds)
@@ -287,7 +328,8 @@ def main(argv=None):
     settings = {"preset": preset, "baseline": baseline, "params": params,
                 "folds": folds, "seed": args.seed, "refit": args.refit, "logger": args.logger,
                 "submission": str(submission_path or default_path(competition.name)),
-                "workers": workers, "threads": args.threads, "cluster": args.cluster}
+                "workers": workers, "threads": args.threads, "cluster": args.cluster, "time_limit": args.time_limit,
+                "clock": started}
     _, path = run(competition, data_dir, settings, submission_path, resume=args.resume)
     if args.submit:
         submit(competition, path, args.message)

@@ -152,7 +152,9 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
 
     return Competition(
         name=name, slug=slug, metric=metric, load=load, members=built,
-        params={"skew_threshold": Param(0.75, low=0.0), **shared},
+        params={"skew_threshold": Param(0.75, low=0.0),
+                "stack": True,  # a second level on the members' out-of-fold predictions beside the blend
+                **shared},
         splitter=default_splitter(metric.classification, groups is not None), groups=groups,
         submission=tabular_submission(id_column, target, metric, submission, positive),
         check_submission=tabular_check(metric, submission), classes=classes if metric.classification else None,

@@ -4,9 +4,9 @@ Every place runs the same function on the same task (pipelines.folds.run_fold fo
 workers are loky processes (joblib's engine, the one scikit-learn uses): fresh interpreters, so
 no OpenMP or CUDA state is inherited. Each takes a slot when it starts: its number, for progress
 lines, and the GPU it owns when the machine has GPUs (the only one it sees); its models run on
-cores // workers threads. A cluster is a Dask distributed scheduler: tasks go through the
-client's concurrent.futures executor, and its workers, checked before any work, read the data
-folder and write the run folder on a shared filesystem.
+the cores shared as auto would share them. A cluster is a Dask distributed scheduler: tasks go
+through the client's concurrent.futures executor, and its workers, checked before any work, read
+the data folder and write the run folder on a shared filesystem.
 """
 import asyncio
 import atexit
@@ -69,7 +69,7 @@ class Workers:
         if self.cluster:
             return f"{self.count} Dask worker{'s' if self.count > 1 else ''} at {self.cluster}"
         if self.count == 1:
-            return "this process"
+            return f"this process, {self.threads} thread{'s' if self.threads > 1 else ''} a model"
         if self.gpus:
             share = "one GPU each" if self.count <= self.gpus else f"{self.gpus} GPUs shared in turn"
             return f"{self.count} worker processes, {share}"
@@ -79,20 +79,23 @@ class Workers:
 def plan(requested, tasks, cluster=None, threads=None, log=print):
     """Workers for `tasks` independent tasks: `requested` (a number or auto: as many as the cores,
     or the GPUs when there are any, allow), never more than there are tasks; `threads` for each
-    model that leaves them to the run (default: the cores shared among the workers; 1 on a cluster,
-    whose workers run one task each)."""
+    model that leaves them to the run. Those default to the cores shared among as many workers as
+    auto would start, whatever `requested` is: XGBoost and CatBoost give slightly different models
+    on other thread counts, so the number of workers must not change them. A cluster's workers run
+    one single-threaded task each."""
     if cluster:
         return Workers(count=len(cluster_client(cluster).nthreads()), threads=threads or 1, cluster=cluster)
     cores, gpus = cpu_cores(), devices.gpu_count()
+    auto = max(1, min(tasks, gpus or cores))
     if requested == AUTO:
-        count = max(1, min(tasks, gpus or cores))
+        count = auto
     else:
         count = requested
         if count > tasks:
             log(f"--workers {requested}: only {tasks} model{'s' if tasks > 1 else ''} to train, so {tasks} worker"
                 f"{'s' if tasks > 1 else ''}")
             count = tasks
-    return Workers(count=count, threads=threads or max(1, cores // count), gpus=gpus)
+    return Workers(count=count, threads=threads or max(1, cores // auto), gpus=gpus)
 
 
 # --- local worker processes --------------------------------------------------------------------

@@ -39,8 +39,8 @@ def test_the_add_a_competition_examples_run(tmp_path, in_tmp, capsys):
         exec(compile(code, f"README example {index + 1}", "exec"), namespace)  # noqa: S102 - our own README
         competition = namespace["COMPETITION"]
         assert competition.name == "bank_churn" and competition.metric.name == "roc_auc"
-        quick = [f"{key}={value}" for key, value in (("lgbm.n_estimators", 100), ("catboost.iterations", 100),
-                                                     ("xgb.n_estimators", 100)) if key in competition.declared()]
+        quick = [f"{key}={value}" for key, value in (("lgbm.rounds", 100), ("catboost.rounds", 100),
+                                                     ("xgb.rounds", 100)) if key in competition.declared()]
         preset, params, folds, baseline = resolve_settings(competition, None, None, quick, 3)
         settings = {"preset": preset, "baseline": baseline, "params": params, "folds": folds, "seed": 0,
                     "refit": False, "logger": "csv", "submission": f"s{index}.csv"}

@@ -37,9 +37,9 @@ def test_spending_fills_what_cryo_sleep_implies():
 
 def test_spaceship_end_to_end_with_true_false_submission(tmp_path, in_tmp, capsys):
     data = make_spaceship(tmp_path / "spaceship-titanic")
-    fast = [f"{name}={value}" for name, value in (("lgbm.n_estimators", 100), ("lgbm.learning_rate", 0.1),
-                                                  ("catboost.iterations", 100), ("catboost.learning_rate", 0.1),
-                                                  ("xgb.n_estimators", 100), ("xgb.learning_rate", 0.1))]
+    fast = [f"{name}={value}" for name, value in (("lgbm.rounds", 100), ("lgbm.learning_rate", 0.1),
+                                                  ("catboost.rounds", 100), ("catboost.learning_rate", 0.1),
+                                                  ("xgb.rounds", 100), ("xgb.learning_rate", 0.1))]
     run_main(["spaceship_titanic", "--data-dir", str(data), "--folds", "3", "--submission", "s.csv",
               *[arg for value in fast for arg in ("--set", value)]])
     out = capsys.readouterr().out

@@ -18,8 +18,8 @@ from pipelines.tabular import tabular_competition
 from submissions.validate import check_labels_in
 from tests.synthetic import make_table
 
-FAST = {"lgbm.n_estimators": 100, "lgbm.learning_rate": 0.1, "xgb.n_estimators": 100, "xgb.learning_rate": 0.1,
-        "catboost.iterations": 100, "catboost.learning_rate": 0.1}  # few trees, each learning more
+FAST = {"lgbm.rounds": 100, "lgbm.learning_rate": 0.1, "xgb.rounds": 100, "xgb.learning_rate": 0.1,
+        "catboost.rounds": 100, "catboost.learning_rate": 0.1}  # few trees, each learning more
 
 
 def run_table(competition, data_dir, folds=3, assignments=(), submission="s.csv"):

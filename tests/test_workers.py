@@ -115,6 +115,7 @@ def test_worker_count_auto_and_clamped(monkeypatch):
     assert workers.plan("auto", tasks=25) == workers.Workers(count=16, threads=1)
     assert workers.plan("auto", tasks=5) == workers.Workers(count=5, threads=3)  # cores // workers threads
     assert workers.plan("auto", tasks=5, threads=2) == workers.Workers(count=5, threads=2)
+    assert workers.plan(1, tasks=5) == workers.Workers(count=1, threads=3)  # threads never follow --workers
     said = []
     assert workers.plan(8, tasks=3, log=said.append).count == 3
     assert said == ["--workers 8: only 3 models to train, so 3 workers"]

@@ -1,0 +1,113 @@
+"""The default tabular recipe's levers: early-stopped boosting, a second level beside the blend,
+more kinds of members, log-target GBDTs, and a time limit."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines import predict as predict_cli
+from pipelines.run import main as run_main
+from pipelines.run import resolve_settings, run
+from pipelines.tabular import tabular_competition
+from tests.synthetic import make_table
+from tests.test_runs import fails, run_dirs
+
+
+def table_run(competition, data, assignments=(), folds=3, refit=False):
+    preset, params, folds, baseline = resolve_settings(competition, None, None, list(assignments), folds)
+    settings = {"preset": preset, "baseline": baseline, "params": params, "folds": folds, "seed": 0,
+                "refit": refit, "logger": "csv", "submission": "s.csv"}
+    return run(competition, data, settings)
+
+
+def test_boosting_stops_on_an_inner_split_and_a_refit_trains_the_folds_rounds(tmp_path, in_tmp, capsys):
+    competition = tabular_competition(name="binary", slug="binary", id_column="id", target="target",
+                                      metric="accuracy", members=("lgbm", "xgb", "catboost"))
+    data = make_table(tmp_path / "binary", labels=(0, 1), n_train=400)
+    table_run(competition, data, ["lgbm.rounds=2000", "xgb.rounds=2000", "catboost.rounds=2000",
+                                  "lgbm.learning_rate=0.3", "xgb.learning_rate=0.3", "catboost.learning_rate=0.3",
+                                  "lgbm.patience=10", "xgb.patience=10", "catboost.patience=10"], refit=True)
+    [folder] = run_dirs(in_tmp, "binary")
+    for member in ("lgbm", "xgb", "catboost"):
+        rounds = [json.loads((folder / f"members/{member}/fold-{k}/record.json").read_text())["rounds"]
+                  for k in range(3)]
+        assert all(0 < r < 2000 for r in rounds), (member, rounds)  # stopped well before the cap
+        refit = json.loads((folder / f"members/{member}/full/record.json").read_text())
+        assert refit["rounds"] is None  # no rows to stop on: it trains what the folds chose, scaled to all rows
+    predict_cli.main([str(folder), "--submission", "p.csv"])
+    assert (in_tmp / "p.csv").read_bytes() == (in_tmp / "s.csv").read_bytes()
+
+
+def test_a_second_level_beside_the_blend_and_predict_reproduces_it(tmp_path, in_tmp, capsys):
+    competition = tabular_competition(name="grades", slug="grades", id_column="id", target="target",
+                                      metric="log_loss", submission="label",
+                                      members=("lgbm", "linear", "extra_trees", "knn"))
+    data = make_table(tmp_path / "grades", labels=("a", "b", "c"))
+    result, _ = table_run(competition, data, ["lgbm.rounds=200", "lgbm.learning_rate=0.1"])
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("blend: CV"))
+    blended, stacked = (float(part.split("log_loss ")[1].split(" ")[0]) for part in line.split("; ")[:2])
+    [folder] = run_dirs(in_tmp, "grades")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["ensemble"] == ("stack" if stacked < blended else "blend")
+    assert metrics["mean"] == pytest.approx(min(blended, stacked), abs=1e-5)
+    assert (folder / "stacker.skops").is_file() == (metrics["ensemble"] == "stack")
+    predict_cli.main([str(folder), "--submission", "p.csv"])
+    assert (in_tmp / "p.csv").read_bytes() == (in_tmp / "s.csv").read_bytes()
+
+
+def test_a_second_level_learns_what_a_blend_cannot():
+    """A member whose probabilities point the wrong way: non-negative blend weights can only drop it,
+    a logistic regression on the log-odds turns it around; both scored by nested CV."""
+    from pipelines.blend import blend, stack
+    from pipelines.crossval import CVResult
+    from pipelines.metrics import metric
+    from pipelines.splits import stratified_kfold
+
+    rng = np.random.default_rng(0)
+    n = 600
+    p = rng.uniform(0.05, 0.95, n)
+    y = (rng.random(n) < p).astype(int)
+    flipped = np.column_stack([p, 1 - p])  # the probability of the wrong class
+    noise = np.column_stack([np.full(n, 0.5), np.full(n, 0.5)])
+    splits = list(stratified_kfold(5, 0).split(np.zeros(n), y))
+    results = {name: CVResult("log_loss", [], oof, np.ones(n, bool), oof[:10]) for name, oof in
+               (("flipped", flipped), ("noise", noise))}
+    blended, _ = blend(results, y, splits, metric("log_loss"))
+    stacked, model = stack(results, y, splits, metric("log_loss"))
+    assert stacked.mean < blended.mean - 0.05
+    assert model.coef_[0][0] < 0  # the flipped member's log-odds, turned around
+    assert stacked.test.shape == (10, 2) and np.allclose(stacked.test.sum(axis=1), 1)
+
+
+def test_log_target_members_learn_log_prices(tmp_path, in_tmp, capsys):
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame({"id": range(n), "size": rng.uniform(1, 10, n)})
+    frame["price"] = np.round(np.exp(5 + 0.4 * frame["size"] + rng.normal(0, 0.1, n)))
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    frame.iloc[:240].to_csv(folder / "train.csv", index=False)
+    frame.iloc[240:].drop(columns="price").to_csv(folder / "test.csv", index=False)
+    pd.DataFrame({"id": frame.id[240:], "price": 1.0}).to_csv(folder / "sample_submission.csv", index=False)
+    competition = tabular_competition(name="prices", slug="prices", id_column="id", target="price", metric="rmse",
+                                      members=("lgbm", "lgbm_log"))
+    table_run(competition, folder, ["lgbm.rounds=300", "lgbm_log.rounds=300"])
+    [run_dir] = run_dirs(in_tmp, "prices")
+    assert json.loads((run_dir / "members/lgbm_log/fold-0/model.json").read_text())["logged"] is True
+    assert json.loads((run_dir / "members/lgbm/fold-0/model.json").read_text())["logged"] is False
+    assert (pd.read_csv(in_tmp / "s.csv").price > 0).all()
+    predict_cli.main([str(run_dir), "--submission", "p.csv"])
+    assert (in_tmp / "p.csv").read_bytes() == (in_tmp / "s.csv").read_bytes()
+
+
+def test_time_limit(house_dir, in_tmp, capsys):
+    fails(run_main, ["house_prices", "--data-dir", str(house_dir), "--time-limit", "0", "--submission", "s.csv"],
+          capsys, "--time-limit 0: give a positive number of seconds")
+    fails(run_main, ["house_prices", "--data-dir", str(house_dir), "--time-limit", "3", "--submission", "s.csv"],
+          capsys, "--time-limit 3: too short for 25 models")
+    assert not (in_tmp / "runs").exists() and not (in_tmp / "s.csv").exists()
+    run_main(["house_prices", "--data-dir", str(house_dir), "--set", "models=lasso,hgb", "--folds", "2",
+              "--time-limit", "120", "--submission", "s.csv"])
+    assert "time limit 120 s: 4 models on 1 worker" in capsys.readouterr().out
