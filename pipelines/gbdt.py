@@ -2,6 +2,7 @@
 files (LightGBM's model text, XGBoost's JSON, CatBoost's cbm), which hold trees and numbers only
 (loading runs no code from the file) and write and load in a fraction of a skops file's time."""
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,9 @@ def fit_boosted(estimator, X, y, stop=None, patience=0, seconds=None):
                 raise lightgbm.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
 
         callbacks = [out_of_time] + ([lightgbm.early_stopping(patience, verbose=False)] if stop else [])
-        estimator.fit(X, y, eval_set=[stop] if stop else None, callbacks=callbacks)
+        with warnings.catch_warnings():  # LightGBM 4.7 renames eval_set; 4.0 to 4.6 know only eval_set
+            warnings.filterwarnings("ignore", "The argument 'eval_set' is deprecated")
+            estimator.fit(X, y, eval_set=[stop] if stop else None, callbacks=callbacks)
         return estimator, int(estimator.best_iteration_ or estimator.n_estimators_) if stop else None
     if kind == "xgboost":
         import xgboost

@@ -108,11 +108,11 @@ class CatBoostOnFrames(BaseEstimator):
             X[column] = X[column].astype(str).where(X[column].notna(), "<missing>")
         return X, categorical
 
-    def fit(self, X, y, eval_set=None, early_stopping_rounds=None):
+    def fit(self, X, y, eval_set=None, early_stopping_rounds=None, callbacks=None):
         X, categorical = self._inputs(X)
         stop = None if eval_set is None else (self._inputs(eval_set[0])[0], eval_set[1])
         self.model_ = clone(self.catboost).fit(X, y, cat_features=categorical, eval_set=stop,
-                                               early_stopping_rounds=early_stopping_rounds)
+                                               early_stopping_rounds=early_stopping_rounds, callbacks=callbacks)
         self.classes_ = getattr(self.model_, "classes_", None)
         return self
 

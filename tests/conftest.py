@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,17 @@ def subprocess_env():
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+@pytest.fixture
+def own_competitions(tmp_path, monkeypatch):
+    """A folder of competition files outside the project, as PIPELINES_COMPETITIONS gives."""
+    import competitions
+
+    folder = tmp_path / "my_competitions"
+    folder.mkdir()
+    monkeypatch.setenv("PIPELINES_COMPETITIONS", str(folder))
+    monkeypatch.setattr(competitions, "__path__", [*competitions.__path__, str(folder)])
+    yield folder
+    for name in [f"competitions.{path.stem}" for path in folder.glob("*.py")]:
+        sys.modules.pop(name, None)

@@ -8,24 +8,23 @@ import pytest
 
 from pipelines import predict as predict_cli
 from pipelines.run import main as run_main
-from pipelines.run import resolve_settings, run
-from pipelines.tabular import tabular_competition
 from tests.synthetic import make_table
 from tests.test_runs import fails, run_dirs
 
 
-def table_run(competition, data, assignments=(), folds=3, refit=False):
-    preset, params, folds, baseline = resolve_settings(competition, None, None, list(assignments), folds)
-    settings = {"preset": preset, "baseline": baseline, "params": params, "folds": folds, "seed": 0,
-                "refit": refit, "logger": "csv", "submission": "s.csv"}
-    return run(competition, data, settings)
+def table_run(folder, name, declaration, data, assignments=(), refit=False):
+    """Declare competition `name` in a file of `folder` (so predict finds it again) and run it on 3 folds."""
+    (folder / f"{name}.py").write_text("from pipelines.tabular import tabular_competition\n\n"
+                                       f"COMPETITION = tabular_competition(name={name!r}, slug={name!r}, {declaration})\n")
+    sets = [part for assignment in assignments for part in ("--set", assignment)]
+    run_main([name, "--data-dir", str(data), "--folds", "3", *sets, *(["--refit"] if refit else []),
+              "--submission", "s.csv"])
 
 
-def test_boosting_stops_on_an_inner_split_and_a_refit_trains_the_folds_rounds(tmp_path, in_tmp, capsys):
-    competition = tabular_competition(name="binary", slug="binary", id_column="id", target="target",
-                                      metric="accuracy", members=("lgbm", "xgb", "catboost"))
+def test_boosting_stops_on_an_inner_split_and_a_refit_trains_the_folds_rounds(own_competitions, tmp_path, in_tmp):
     data = make_table(tmp_path / "binary", labels=(0, 1), n_train=400)
-    table_run(competition, data, ["lgbm.rounds=2000", "xgb.rounds=2000", "catboost.rounds=2000",
+    table_run(own_competitions, "binary", 'id_column="id", target="target", metric="accuracy", '
+              'members=("lgbm", "xgb", "catboost")', data, ["lgbm.rounds=2000", "xgb.rounds=2000", "catboost.rounds=2000",
                                   "lgbm.learning_rate=0.3", "xgb.learning_rate=0.3", "catboost.learning_rate=0.3",
                                   "lgbm.patience=10", "xgb.patience=10", "catboost.patience=10"], refit=True)
     [folder] = run_dirs(in_tmp, "binary")
@@ -39,12 +38,11 @@ def test_boosting_stops_on_an_inner_split_and_a_refit_trains_the_folds_rounds(tm
     assert (in_tmp / "p.csv").read_bytes() == (in_tmp / "s.csv").read_bytes()
 
 
-def test_a_second_level_beside_the_blend_and_predict_reproduces_it(tmp_path, in_tmp, capsys):
-    competition = tabular_competition(name="grades", slug="grades", id_column="id", target="target",
-                                      metric="log_loss", submission="label",
-                                      members=("lgbm", "linear", "extra_trees", "knn"))
+def test_a_second_level_beside_the_blend_and_predict_reproduces_it(own_competitions, tmp_path, in_tmp, capsys):
     data = make_table(tmp_path / "grades", labels=("a", "b", "c"))
-    result, _ = table_run(competition, data, ["lgbm.rounds=200", "lgbm.learning_rate=0.1"])
+    table_run(own_competitions, "grades", 'id_column="id", target="target", metric="log_loss", '
+              'submission="label", members=("lgbm", "linear", "extra_trees", "knn")', data,
+              ["lgbm.rounds=200", "lgbm.learning_rate=0.1"])
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if line.startswith("blend: CV"))
     blended, stacked = (float(part.split("log_loss ")[1].split(" ")[0]) for part in line.split("; ")[:2])
@@ -81,7 +79,7 @@ def test_a_second_level_learns_what_a_blend_cannot():
     assert stacked.test.shape == (10, 2) and np.allclose(stacked.test.sum(axis=1), 1)
 
 
-def test_log_target_members_learn_log_prices(tmp_path, in_tmp, capsys):
+def test_log_target_members_learn_log_prices(own_competitions, tmp_path, in_tmp):
     rng = np.random.default_rng(0)
     n = 300
     frame = pd.DataFrame({"id": range(n), "size": rng.uniform(1, 10, n)})
@@ -91,9 +89,8 @@ def test_log_target_members_learn_log_prices(tmp_path, in_tmp, capsys):
     frame.iloc[:240].to_csv(folder / "train.csv", index=False)
     frame.iloc[240:].drop(columns="price").to_csv(folder / "test.csv", index=False)
     pd.DataFrame({"id": frame.id[240:], "price": 1.0}).to_csv(folder / "sample_submission.csv", index=False)
-    competition = tabular_competition(name="prices", slug="prices", id_column="id", target="price", metric="rmse",
-                                      members=("lgbm", "lgbm_log"))
-    table_run(competition, folder, ["lgbm.rounds=300", "lgbm_log.rounds=300"])
+    table_run(own_competitions, "prices", 'id_column="id", target="price", metric="rmse", members=("lgbm", "lgbm_log")',
+              folder, ["lgbm.rounds=300", "lgbm_log.rounds=300"])
     [run_dir] = run_dirs(in_tmp, "prices")
     assert json.loads((run_dir / "members/lgbm_log/fold-0/model.json").read_text())["logged"] is True
     assert json.loads((run_dir / "members/lgbm/fold-0/model.json").read_text())["logged"] is False

@@ -2,7 +2,6 @@
 records, one holdout blended honestly, declared targets and classes checked early, errors in a
 competition's own code as one line."""
 import json
-import sys
 
 import numpy as np
 import optuna
@@ -60,18 +59,6 @@ def test_precision_per_model(monkeypatch):
     assert mixed_precision() == "bf16-mixed"  # bf16 in hardware
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
     assert mixed_precision() == "16-mixed"  # only emulated (a T4): fp16
-
-
-@pytest.fixture
-def own_competitions(tmp_path, monkeypatch):
-    """A folder of competition files outside the project, as PIPELINES_COMPETITIONS gives."""
-    folder = tmp_path / "my_competitions"
-    folder.mkdir()
-    monkeypatch.setenv("PIPELINES_COMPETITIONS", str(folder))
-    monkeypatch.setattr(competitions, "__path__", [*competitions.__path__, str(folder)])
-    yield folder
-    for name in [name for name in sys.modules if name.startswith("competitions.gems")]:
-        del sys.modules[name]
 
 
 GEMS = '''
