@@ -173,6 +173,7 @@ def main():
     parser.add_argument("--datasets", default="house,spaceship,synthetic,gems")
     parser.add_argument("--seed", type=int, default=11, help="our run's seed (one never used while choosing)")
     parser.add_argument("--synthetic-rows", type=int, default=50_000)
+    parser.add_argument("--gems-rows", type=int, default=40_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-peer-") as temporary:
         root = Path(temporary)
@@ -181,7 +182,7 @@ def main():
         (root / "competitions" / "synthetic_gems.py").write_text(GEMS)
         env = {**os.environ, "PYTHONPATH": str(REPO), "PIPELINES_COMPETITIONS": str(root / "competitions")}
         synthetic_source = make_table(root / "synthetic-source", args.synthetic_rows, seed=1)
-        gems_source = make_gems(root / "gems-source", 40_000, seed=1)
+        gems_source = make_gems(root / "gems-source", args.gems_rows, seed=1)
         datasets = {
             "house": Dataset("House Prices", "house_prices", SHARED / "house-prices-advanced-regression-techniques",
                              "Id", "SalePrice", "rmsle", "regression", log=True,
@@ -191,7 +192,8 @@ def main():
                                  groups=lambda frame: frame.PassengerId.str.split("_").str[0]),
             "synthetic": Dataset(f"synthetic {args.synthetic_rows // 1000}k", "synthetic_table", synthetic_source,
                                  "id", "target", "roc_auc", "binary"),
-            "gems": Dataset("synthetic gems 40k", "synthetic_gems", gems_source, "id", "price", "rmse", "regression"),
+            "gems": Dataset(f"synthetic gems {args.gems_rows // 1000}k", "synthetic_gems", gems_source, "id", "price",
+                            "rmse", "regression"),
         }
         print(f"# benchmarks.peer, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, our seed {args.seed}\n")
         print("| data | metric | ours (s) | AutoGluon medium, same time (s) | AutoGluon best, 5x time (s) | "

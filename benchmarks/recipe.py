@@ -53,15 +53,26 @@ COMPETITION = tabular_competition(name="bench_gems", slug="bench-gems", id_colum
 FIXED = ["lgbm.patience=0", "lgbm.rounds=500", "lgbm.learning_rate=0.02", "xgb.patience=0", "xgb.rounds=500",
          "xgb.learning_rate=0.02", "catboost.patience=0", "catboost.rounds=800", "catboost.learning_rate=0.04"]
 BASE = "lgbm,catboost,xgb,linear"
+SLOW = ["lgbm.learning_rate=0.02", "xgb.learning_rate=0.02", "catboost.learning_rate=0.04"]
+REFIT = ["lgbm.stop_refit=true", "xgb.stop_refit=true", "catboost.stop_refit=true"]
 VARIANTS = {
     "fixed rounds, blend (before)": [f"models={BASE}", "stack=false", *FIXED],
     "early stopping, blend": [f"models={BASE}", "stack=false"],
+    "early stopping at the old rates, blend": [f"models={BASE}", "stack=false", *SLOW],
+    "early stopping, then the fold's every row, blend": [f"models={BASE}", "stack=false", *REFIT],
+    "early stopping at the old rates, then every row, blend": [f"models={BASE}", "stack=false", *SLOW, *REFIT],
     "early stopping, blend or stack": [f"models={BASE}"],
     "+ extra_trees": [f"models={BASE},extra_trees"],
     "+ extra_trees, knn": [f"models={BASE},extra_trees,knn"],
 }
-REGRESSION = {"+ log-target lgbm, catboost": [f"models={BASE},lgbm_log,catboost_log"],
-              "+ log-target lgbm, catboost, extra_trees": [f"models={BASE},lgbm_log,catboost_log,extra_trees"]}
+LOGGED = ["lgbm_log.learning_rate=0.02", "catboost_log.learning_rate=0.04", "lgbm_log.stop_refit=true",
+          "catboost_log.stop_refit=true"]
+REGRESSION = {
+    "fixed rounds, blend (before)": VARIANTS["fixed rounds, blend (before)"],
+    "early stopping, blend or stack": VARIANTS["early stopping, blend or stack"],
+    "early stopping at the old rates, then every row, blend or stack": [f"models={BASE}", *SLOW, *REFIT],
+    "the same + log-target lgbm, catboost": [f"models={BASE},lgbm_log,catboost_log", *SLOW, *REFIT, *LOGGED],
+}
 
 
 def gems_folder(root):
@@ -92,6 +103,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default="spaceship,synthetic,gems")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variants", help="only the variants whose names contain one of these (comma-separated)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-recipe-") as temporary:
         root = Path(temporary)
@@ -103,13 +115,15 @@ def main():
         env.pop("PIPELINES_WORKERS", None)
         data = {"spaceship": ("bench_spaceship", SHARED / "spaceship-titanic", VARIANTS),
                 "synthetic": ("bench_binary", make_table(root / "binary", 50_000, seed=3), VARIANTS),
-                "gems": ("bench_gems", gems_folder(root), {**VARIANTS, **REGRESSION})}
+                "gems": ("bench_gems", gems_folder(root), REGRESSION)}
         print(f"# benchmarks.recipe, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, seed {args.seed}\n")
         print("| data | variant | CV | wall time | submission from |")
         print("|---|---|---|---|---|")
         for key in args.datasets.split(","):
             name, folder, variants = data[key]
             for label, assignments in variants.items():
+                if args.variants and not any(part in label for part in args.variants.split(",")):
+                    continue
                 cv, seconds, chosen = run(name, folder, assignments, args.seed, root, env)
                 print(f"| {key} | {label} | {cv} | {seconds:.0f} s | {chosen} |", flush=True)
 

@@ -29,6 +29,7 @@ class EarlyStop:
     fraction: float = 0.15
     patience: int = 100
     seed: int = 0
+    refit: bool = False  # then train again on every training row, for the chosen rounds / (1 - fraction)
 
     def split(self, y, classification):
         """(rows to train on, rows to stop on)."""
@@ -83,6 +84,15 @@ def fit_boosted(estimator, X, y, stop=None, patience=0, seconds=None):
         return estimator, int(getattr(estimator, "model_", estimator).get_best_iteration()) + 1
     estimator.fit(X, y, callbacks=[InTime()])
     return estimator, None
+
+
+def with_rounds(estimator, rounds):
+    """A copy of the unfitted `estimator` that boosts exactly `rounds` rounds."""
+    estimator = clone(estimator)
+    if library(estimator) != "catboost":
+        return estimator.set_params(n_estimators=rounds)
+    prefix = "catboost__" if "catboost" in estimator.get_params(deep=False) else ""  # CatBoostOnFrames
+    return estimator.set_params(**{f"{prefix}iterations": rounds})
 
 
 def save(estimator, folder):

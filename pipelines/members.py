@@ -19,22 +19,24 @@ THREADS = Param(0, low=0, high=256)  # 0: the run chooses (pipelines.workers.pla
 FRACTION = {"low": 0.05, "high": 1.0}
 
 
-def boosting(rounds, learning_rate, search_rate):
-    """A GBDT's rounds and rate: `rounds` is the cap that early stopping stops below (patience > 0:
-    the rounds are chosen on `stop_fraction` of the fold's training rows), or exactly the rounds
-    trained when patience is 0 (as a refit trains: the folds' chosen rounds, scaled to all rows)."""
+def boosting(rounds, learning_rate, search_rate, patience=100, refit=True):
+    """A GBDT's rounds and rate. With patience > 0, `rounds` is a cap: the rounds are chosen by early
+    stopping on `stop_fraction` of the fold's training rows, and (stop_refit) the model then trains
+    on every training row for those rounds / (1 - stop_fraction). With patience 0 it trains exactly
+    `rounds` rounds (as a run's --refit does: the folds' chosen rounds, scaled to all rows)."""
     return {
-        "rounds": Param(rounds, low=1, search=None),
+        "rounds": Param(rounds, low=1, search=None if patience else (200, 3000), log=True),
         "learning_rate": Param(learning_rate, low=1e-4, high=1.0, search=search_rate, log=True),
-        "patience": Param(100, low=0, search=None),
+        "patience": Param(patience, low=0, search=None),
         "stop_fraction": Param(0.15, low=0.02, high=0.5),
+        "stop_refit": Param(refit),
     }
 
 
 def early_stop(p):
     from .gbdt import EarlyStop
 
-    return EarlyStop(p["stop_fraction"], p["patience"], p["seed"]) if p["patience"] else None
+    return EarlyStop(p["stop_fraction"], p["patience"], p["seed"], p["stop_refit"]) if p["patience"] else None
 
 
 def lightgbm(inputs, classification, log_target=False):
@@ -135,7 +137,9 @@ def catboost(inputs, classification, log_target=False):
             early_stop=early_stop(p), log_target=log_target)
 
     return Member(inputs["trees"], model, {
-        **boosting(3000, 0.08, (0.02, 0.3)),
+        # Fixed rounds: on three tables 800 at 0.04 scored as well as early stopping, in less time
+        # (benchmarks/RESULTS.md, "Default tabular recipe"); catboost.patience=100 stops early.
+        **boosting(800, 0.04, (0.01, 0.2), patience=0),
         "depth": Param(6, low=1, high=16, search=(4, 9)),
         "l2_leaf_reg": Param(3.0, low=0.0, search=(1.0, 30.0), log=True),
         "random_strength": Param(1.0, low=0.0, search=(0.1, 10.0), log=True),

@@ -30,6 +30,14 @@ from .metrics import with_target_transform
 from .params import Param, as_declared
 
 DEFAULT_MEMBERS = ("lgbm", "catboost", "xgb", "linear")
+# A regression scored on raw values also gets GBDTs that learn log1p(target) (when no target is
+# negative): the blend or stack gives them weight where that scores better in CV (skewed prices).
+LOG_TARGET_MEMBERS = ("lgbm_log", "catboost_log")
+
+
+def default_members(metric):
+    raw_regression = not metric.classification and metric.to_model is None
+    return DEFAULT_MEMBERS + (LOG_TARGET_MEMBERS if raw_regression else ())
 FORMS = ("label", "probability", "probabilities")  # decoded labels, the positive class's probability, one column a class
 
 
@@ -113,7 +121,7 @@ def tabular_check(metric, form):
 
 
 def tabular_competition(name, slug, id_column, target, metric, submission="label", features=(), groups=None,
-                        members=DEFAULT_MEMBERS, params=None, presets=None, positive=None, keep_id=False,
+                        members=None, params=None, presets=None, positive=None, keep_id=False,
                         categorical=(), exclude_from_training=None, sample_submission="sample_submission.csv",
                         target_transform=None, description=""):
     """A Competition for Kaggle's tabular layout (train.csv, test.csv, sample_submission.csv).
@@ -122,7 +130,8 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
     `positive` class's, default the last class) or "probabilities" (a column per class);
     features: transformer steps fitted per fold ahead of the generic preprocessing (keep_id=True
     gives them the id column); groups(dataset) -> a group per training row; members: names from
-    pipelines/members.py (LIBRARY), or a dict of name -> such a name or a Member of your own;
+    pipelines/members.py (LIBRARY), or a dict of name -> such a name or a Member of your own
+    (default: default_members(metric));
     params: shared parameters (name -> Param), and new defaults for members' ("lgbm.num_leaves": 24);
     sample_submission: the sample file's name; target_transform: "log1p" or "log" for regression
     scored on raw values (members learn the transformed target, predictions come back through its
@@ -131,6 +140,7 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
     if submission not in FORMS:
         raise ValueError(f"submission={submission!r}: choose one of {', '.join(FORMS)}")
     inputs = {"trees": tree_inputs(tuple(features)), "linear": linear_inputs(tuple(features), categorical)}
+    members = default_members(metric) if members is None else members
     chosen = members if isinstance(members, dict) else {name: name for name in members}
     built = {member_name: LIBRARY[spec](inputs, metric.classification) if isinstance(spec, str) else spec
              for member_name, spec in chosen.items()}

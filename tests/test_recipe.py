@@ -108,3 +108,22 @@ def test_time_limit(house_dir, in_tmp, capsys):
     run_main(["house_prices", "--data-dir", str(house_dir), "--set", "models=lasso,hgb", "--folds", "2",
               "--time-limit", "120", "--submission", "s.csv"])
     assert "time limit 120 s: 4 models on 1 worker" in capsys.readouterr().out
+
+
+def test_after_stopping_a_model_can_train_on_every_row_for_the_rounds_scaled_up():
+    from lightgbm import LGBMRegressor
+
+    from pipelines.estimator import SklearnEstimator
+    from pipelines.gbdt import EarlyStop
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500)})
+    y = X.a * 2 + np.sin(3 * X.b) + rng.normal(0, 0.3, 500)
+    kept = SklearnEstimator(LGBMRegressor(n_estimators=3000, learning_rate=0.1, verbose=-1),
+                            early_stop=EarlyStop(0.2, patience=20, seed=0, refit=True)).fit(X, y.to_numpy())
+    assert 0 < kept.rounds_ < 3000
+    assert kept.estimator_.n_estimators_ == round(kept.rounds_ / 0.8)  # every row, for the rounds scaled up
+    held = SklearnEstimator(LGBMRegressor(n_estimators=3000, learning_rate=0.1, verbose=-1),
+                            early_stop=EarlyStop(0.2, patience=20, seed=0)).fit(X, y.to_numpy())
+    assert held.rounds_ == kept.rounds_  # the same rounds chosen, on the same inner split
+    assert not np.allclose(held.predict(X), kept.predict(X))
