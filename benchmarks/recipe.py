@@ -6,9 +6,10 @@ On Spaceship Titanic (its features, travel-group folds), a synthetic 50,000-row 
 a synthetic 40,000-row gem-price regression, each variant is a whole `pipelines.run` command,
 printed with its CV and wall time: fixed boosting rounds (500 at rate 0.02 for LightGBM and
 XGBoost, 800 at 0.04 for CatBoost: the recipe before early stopping); early stopping on an inner
-split of each fold's training rows; the second level (stack) beside the blend; ExtraTrees and
-k-nearest-neighbour members; log-target GBDTs for the regression. Choose on these seeds; report
-the choice on a seed never used here (benchmarks.peer). Run it alone on the machine.
+split of each fold's training rows, at two rates, with and without training again on every row;
+the second level (stack) beside the blend; ExtraTrees and k-nearest-neighbour members; log-target
+GBDTs for the regression. `--variants` picks variants by name. Choose on these seeds; report the
+choice on a seed never used here (benchmarks.peer). Run it alone on the machine.
 """
 import argparse
 import os

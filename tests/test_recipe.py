@@ -127,3 +127,18 @@ def test_after_stopping_a_model_can_train_on_every_row_for_the_rounds_scaled_up(
                             early_stop=EarlyStop(0.2, patience=20, seed=0)).fit(X, y.to_numpy())
     assert held.rounds_ == kept.rounds_  # the same rounds chosen, on the same inner split
     assert not np.allclose(held.predict(X), kept.predict(X))
+
+
+def test_regressions_scored_on_raw_values_get_log_target_members_by_default():
+    from pipelines.tabular import tabular_competition
+
+    def members(metric, **kwargs):
+        return list(tabular_competition(name="t", slug="t", id_column="id", target="y", metric=metric,
+                                        **kwargs).members)
+
+    assert members("rmse") == ["lgbm", "catboost", "xgb", "linear", "lgbm_log", "catboost_log"]
+    assert members("mae")[-2:] == ["lgbm_log", "catboost_log"]
+    assert "lgbm_log" not in members("rmsle")  # its models already learn log1p(price)
+    assert "lgbm_log" not in members("rmse", target_transform="log1p")  # every member learns the log already
+    assert members("accuracy") == ["lgbm", "catboost", "xgb", "linear"]
+    assert members("rmse", members=("lgbm",)) == ["lgbm"]  # declared members are kept as they are
