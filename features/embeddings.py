@@ -4,7 +4,8 @@ BackboneEmbedding is a stateless scikit-learn transformer: uint8 NHWC images in,
 out: the backbone's pooled features and its logits for a range of ImageNet classes, averaged
 over test-time views (the image, and with views="flip" its mirror). Each embedding is stored
 under the sha256 of the image's pixels, so a fold's training rows, its validation rows or a new
-test set are looked up, and only images never seen before are computed. The store's name covers
+test set are looked up, and only images never seen before are computed. The keys are hashed once
+per decoded cache and travel with its rows (features.images.KeyedImages), not again per fold. The store's name covers
 the backbone, its weights' sha256, the resolution and the views. Images are resized to the
 backbone's native resolution when they come at another. Workers that embed at the same time
 each add a shard file of their own, so concurrent writers never overwrite each other.
@@ -27,11 +28,10 @@ _networks = {}  # (backbone, weights) -> (network, weights id): loaded once per 
 
 
 def image_keys(images):
-    """The sha256 of each image's pixels (and shape)."""
-    images = np.asarray(images)
-    shape = ",".join(map(str, images.shape[1:])).encode()
-    return np.array([hashlib.sha256(shape + memoryview(np.ascontiguousarray(image)).cast("B")).hexdigest()
-                     for image in images])
+    """The sha256 of each image's pixels (and shape): kept with a decoded cache's rows
+    (features.images.KeyedImages), else computed here."""
+    keys = getattr(images, "image_keys", None)
+    return keys if keys is not None and len(keys) == len(images) else image_cache.pixel_keys(images)
 
 
 def backbone(name, weights=""):

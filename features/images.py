@@ -24,6 +24,54 @@ CACHE_DIR = Path(os.environ.get("PIPELINES_CACHE_DIR", "cache"))
 CACHE_VERSION = 1
 
 
+def pixel_keys(images):
+    """The sha256 of each image's pixels (and shape): the key of its embeddings."""
+    images = np.asarray(images)
+    shape = ",".join(map(str, images.shape[1:])).encode()
+    return np.array([hashlib.sha256(shape + memoryview(np.ascontiguousarray(image)).cast("B")).hexdigest()
+                     for image in images], dtype="<U64")
+
+
+class KeyedImages(np.ndarray):
+    """Images (N, H, W, 3) that carry each row's pixel key, hashed once per decoded cache: selecting
+    rows (a fold's, X[rows]) keeps theirs. Any other result (one image, a computed array) is a
+    plain array without keys, so a key never outlives the pixels it was computed from."""
+
+    def __new__(cls, images, keys):
+        array = np.asanyarray(images).view(cls)
+        array.image_keys = np.asarray(keys)
+        return array
+
+    def __array_finalize__(self, obj):
+        self.image_keys = None  # set only by __new__ and row selection
+
+    def __getitem__(self, index):
+        result = super().__getitem__(index)
+        if not isinstance(result, KeyedImages):
+            return result
+        rows = np.asarray(index) if isinstance(index, list) else index
+        if self.image_keys is None or result.ndim != self.ndim or not (
+                isinstance(rows, slice) or (isinstance(rows, np.ndarray) and rows.ndim == 1)):
+            return result.view(np.ndarray)
+        result.image_keys = self.image_keys[rows]
+        return result
+
+
+def keyed(array_path):
+    """The cache at `array_path`, memory-mapped, with its pixel keys (hashed on first use, then kept)."""
+    images = np.load(array_path, mmap_mode="r")
+    keys_path = array_path.with_suffix(".keys.npy")
+    try:
+        keys = np.load(keys_path, allow_pickle=False)
+    except (OSError, ValueError):
+        keys = None
+    if keys is None or len(keys) != len(images):
+        keys = pixel_keys(images)
+        with atomic_path(keys_path) as temporary, open(temporary, "wb") as handle:
+            np.save(handle, keys)
+    return KeyedImages(images, keys)
+
+
 class ImageSource:
     """The images of one split: `<split>/` or `<split>.zip` / `<split>.7z` in the data folder."""
 
@@ -84,7 +132,8 @@ def decode(data, where, size=None):
 
 
 def cached_images(source, ids, name, size=None, cache_dir=None, log=print):
-    """uint8 array (len(ids), H, W, 3) of the images for `ids`, decoded once and memory-mapped."""
+    """uint8 array (len(ids), H, W, 3) of the images for `ids`, decoded once and memory-mapped, with
+    their pixel keys (KeyedImages)."""
     ids = [str(i) for i in ids]
     key_data = {"version": CACHE_VERSION, "source": source.fingerprint(), "size": size,
                 "ids": hashlib.sha256("\n".join(ids).encode()).hexdigest()}
@@ -92,7 +141,7 @@ def cached_images(source, ids, name, size=None, cache_dir=None, log=print):
     folder = Path(cache_dir or CACHE_DIR) / name
     array_path, manifest_path = folder / f"{source.split}-{key}.npy", folder / f"{source.split}-{key}.json"
     if manifest_path.is_file() and array_path.is_file():
-        return np.load(array_path, mmap_mode="r")
+        return keyed(array_path)
     source.require(ids, f"the {source.split} id list")
     start = time.perf_counter()
     encoded = source.read(ids)
@@ -112,4 +161,4 @@ def cached_images(source, ids, name, size=None, cache_dir=None, log=print):
     write_text(manifest_path, json.dumps({**key_data, "shape": [len(ids), *first.shape],
                                           "decode_seconds": round(seconds, 2)}, indent=2))
     log(f"decoded {len(ids)} {source.split} images from {source.where} in {seconds:.1f}s -> {array_path}")
-    return np.load(array_path, mmap_mode="r")
+    return keyed(array_path)

@@ -6,7 +6,9 @@ import pytest
 
 import competitions
 from features.archives import Archive
-from features.images import ImageSource, cached_images
+import features.images
+from features.embeddings import image_keys
+from features.images import ImageSource, cached_images, pixel_keys
 from pipelines.errors import UserError
 from tests.synthetic import make_cifar, png_bytes, seven_zip_with_entry, zip_with
 
@@ -35,7 +37,8 @@ def test_images_are_decoded_once_and_rebuilt_when_the_source_changes(tmp_path, c
     logs = []
     source = ImageSource(folder, "train")
     first = cached_images(source, range(1, 81), "c", log=logs.append)
-    assert len(logs) == 1 and len(list((cache_dir / "c").glob("*.npy"))) == 1
+    arrays = [path for path in (cache_dir / "c").glob("*.npy") if not path.name.endswith(".keys.npy")]
+    assert len(logs) == 1 and len(arrays) == 1
     again = cached_images(ImageSource(folder, "train"), range(1, 81), "c", log=logs.append)
     assert len(logs) == 1  # served from the cache, nothing decoded
     np.testing.assert_array_equal(first, again)
@@ -50,6 +53,26 @@ def test_images_are_decoded_once_and_rebuilt_when_the_source_changes(tmp_path, c
     rebuilt = cached_images(ImageSource(folder, "train"), range(1, 81), "c", log=logs.append)
     assert len(logs) == 2
     assert (rebuilt[4] == 7).all() and not (first[4] == 7).all()
+
+
+def test_pixel_keys_are_hashed_once_per_cache_and_follow_the_rows(tmp_path, cache_dir, monkeypatch):
+    folder = make_cifar(tmp_path / "data")
+    images = cached_images(ImageSource(folder, "train"), range(1, 81), "c")
+    expected = pixel_keys(np.asarray(images))
+    np.testing.assert_array_equal(image_keys(images), expected)
+    hashed = []
+    monkeypatch.setattr(features.images, "pixel_keys", lambda rows: hashed.append(len(rows)) or expected[:len(rows)])
+    again = cached_images(ImageSource(folder, "train"), range(1, 81), "c")  # keys read back, not hashed
+    rows = np.array([5, 2, 70])
+    for selected, keys in ((again[rows], expected[rows]), (again[10:20], expected[10:20]),
+                           (again[list(rows)], expected[rows]), (again[again[:, 0, 0, 0] > 100], None)):
+        if keys is None:
+            keys = expected[np.asarray(images)[:, 0, 0, 0] > 100]
+        np.testing.assert_array_equal(image_keys(selected), keys)  # a fold's rows keep their keys
+    assert hashed == []
+    assert getattr(again[3], "image_keys", None) is None  # one image, or computed pixels: no keys
+    assert getattr(again[:, :16], "image_keys", None) is None
+    assert getattr(again.astype(np.float32) / 255, "image_keys", None) is None
 
 
 def test_corrupt_image_is_named(tmp_path, cache_dir):
