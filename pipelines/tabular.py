@@ -163,7 +163,7 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
     return Competition(
         name=name, slug=slug, metric=metric, load=load, members=built,
         params={"skew_threshold": Param(0.75, low=0.0),
-                "stack": True,  # a second level on the members' out-of-fold predictions beside the blend
+                "stack": True,  # a second level beside the blend (competitions that do not declare it only blend)
                 **shared},
         splitter=default_splitter(metric.classification, groups is not None), groups=groups,
         submission=tabular_submission(id_column, target, metric, submission, positive),
