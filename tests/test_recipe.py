@@ -142,3 +142,13 @@ def test_regressions_scored_on_raw_values_get_log_target_members_by_default():
     assert "lgbm_log" not in members("rmse", target_transform="log1p")  # every member learns the log already
     assert members("accuracy") == ["lgbm", "catboost", "xgb", "linear"]
     assert members("rmse", members=("lgbm",)) == ["lgbm"]  # declared members are kept as they are
+
+
+def test_a_competition_that_does_not_declare_stack_only_blends(house_dir, in_tmp, capsys):
+    run_main(["house_prices", "--data-dir", str(house_dir), "--set", "models=lasso,hgb", "--folds", "3",
+              "--submission", "s.csv"])
+    out = capsys.readouterr().out
+    assert "blend weights:" in out and "stack (" not in out
+    [folder] = run_dirs(in_tmp, "house_prices")
+    assert json.loads((folder / "metrics.json").read_text())["ensemble"] == "blend"
+    assert not (folder / "stacker.skops").exists()
