@@ -59,11 +59,12 @@ def test_a_killed_worker_fails_the_run_naming_its_fold_and_resume_finishes_it(ho
     try:
         deadline = time.monotonic() + 180
         victim = None
-        while victim is None:  # an mlp fold in training once another fold has finished
+        while victim is None:  # an mlp fold just started (seconds of training ahead) once another has finished
             assert time.monotonic() < deadline and process.poll() is None, "no mlp fold started"
             for claim in in_tmp.glob("runs/house_prices/*/members/mlp/fold-*/worker.json"):
                 run = claim.parent.parent.parent.parent
                 if (run != reference and not (claim.parent / "record.json").exists()
+                        and time.time() - claim.stat().st_mtime < 0.5
                         and any(run.glob("members/*/fold-*/record.json"))):
                     victim = claim
             time.sleep(0.05)
