@@ -5,10 +5,11 @@ out: the backbone's pooled features and its logits for a range of ImageNet class
 over test-time views (the image, and with views="flip" its mirror). Each embedding is stored
 under the sha256 of the image's pixels, so a fold's training rows, its validation rows or a new
 test set are looked up, and only images never seen before are computed. The keys are hashed once
-per decoded cache and travel with its rows (features.images.KeyedImages), not again per fold. The store's name covers
-the backbone, its weights' sha256, the resolution and the views. Images are resized to the
-backbone's native resolution when they come at another. Workers that embed at the same time
-each add a shard file of their own, so concurrent writers never overwrite each other.
+per decoded cache and travel with its rows (features.images.KeyedImages), not again per fold.
+The store's name covers the backbone, its weights' sha256, the resolution and the views. Images
+are resized to the backbone's native resolution when they come at another. Workers that embed at
+the same time each add a shard file of their own, so concurrent writers never overwrite each
+other.
 """
 import hashlib
 import json

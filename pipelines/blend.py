@@ -105,12 +105,10 @@ def stack(results, y, splits, metric, excluded=None, seed=0):
     def fitted(rows):
         return second_level(metric.classification, seed).fit(oof[rows], y[rows])
 
+    n_classes = results[names[0]].oof.shape[1] if metric.classification else 0
+
     def predict(model, X):
-        if not metric.classification:
-            return model.predict(X)
-        full = np.zeros((len(X), results[names[0]].oof.shape[1]))
-        full[:, model.classes_] = model.predict_proba(X)
-        return full
+        return second_level_predict(model, X, n_classes)
 
     stacked = np.full(results[names[0]].oof.shape, np.nan)
     folds = []
@@ -124,14 +122,18 @@ def stack(results, y, splits, metric, excluded=None, seed=0):
     return CVResult(metric.name, folds, stacked, validated, predict(final, test)), final
 
 
-def stacked_test(model, predictions, classification, n_classes):
-    """The test predictions of a run's fitted second level from its members' (in its order)."""
-    X = stack_inputs(np.stack(predictions), classification)
-    if not classification:
+def second_level_predict(model, X, n_classes):
+    """A fitted second level's predictions: numbers, or probabilities over all `n_classes` classes."""
+    if not n_classes:
         return model.predict(X)
     full = np.zeros((len(X), n_classes))
     full[:, model.classes_] = model.predict_proba(X)
     return full
+
+
+def stacked_test(model, predictions, classification, n_classes):
+    """The test predictions of a run's fitted second level from its members' (in its order)."""
+    return second_level_predict(model, stack_inputs(np.stack(predictions), classification), n_classes)
 
 
 def equal_weights(splits):

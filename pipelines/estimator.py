@@ -3,14 +3,12 @@ scikit-learn-style models alike: fit(X, y, validation, callbacks, loggers), pred
 save(folder), load(folder). LightningEstimator imports torch and Lightning only when it fits or
 loads, so members that never use them never pay for the import."""
 import json
-import time
 
 import numpy as np
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from . import devices, gbdt
-from .data import take
 from .files import write_json
 from .logs import logged_epochs
 from .persist import load_object, save_object
@@ -114,19 +112,8 @@ class SklearnEstimator:
         target = np.log1p(target) if self.logged_ else target
         with threadpool_limits(self.threads):
             if gbdt.library(estimator) and (self.early_stop is not None or self.time_budget):
-                rows, stop = np.arange(len(target)), None
-                if self.early_stop is not None:
-                    rows, held = self.early_stop.split(target, bool(self.n_classes))
-                    stop = (take(X, held), target[held])
-                started = time.perf_counter()
-                self.estimator_, self.rounds_ = gbdt.fit_boosted(
-                    estimator, take(X, rows), target[rows], stop, getattr(self.early_stop, "patience", 0),
-                    self.time_budget)
-                if stop is not None and self.early_stop.refit:  # the held-out rows back, for as many rounds
-                    rounds = max(1, round(self.rounds_ / (1 - self.early_stop.fraction)))
-                    left = None if self.time_budget is None else self.time_budget - (time.perf_counter() - started)
-                    self.estimator_, _ = gbdt.fit_boosted(gbdt.with_rounds(estimator, rounds), X, target,
-                                                          seconds=None if left is None else max(left, 0.0))
+                self.estimator_, self.rounds_ = gbdt.fit_stopped(estimator, X, target, self.early_stop,
+                                                                 bool(self.n_classes), self.time_budget)
             else:
                 self.estimator_ = estimator.fit(X, target, **(self.fit_params or {}))
         return self

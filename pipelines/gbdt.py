@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from sklearn.base import clone
+
+from .data import take
 
 FILES = {"lightgbm": "model.lgbm.txt", "xgboost": "model.xgb.json", "catboost": "model.cbm"}
 
@@ -84,6 +85,23 @@ def fit_boosted(estimator, X, y, stop=None, patience=0, seconds=None):
         return estimator, int(getattr(estimator, "model_", estimator).get_best_iteration()) + 1
     estimator.fit(X, y, callbacks=[InTime()])
     return estimator, None
+
+
+def fit_stopped(estimator, X, y, early_stop=None, classification=False, seconds=None):
+    """(fitted, rounds chosen or None): `estimator` boosted on (X, y) with `early_stop` (EarlyStop:
+    rounds chosen on its held-out rows, then, with its refit, every row trained for those rounds
+    scaled up) within `seconds` in all."""
+    if early_stop is None:
+        return fit_boosted(estimator, X, y, seconds=seconds)
+    started = time.perf_counter()
+    rows, held = early_stop.split(y, classification)
+    fitted, rounds = fit_boosted(estimator, take(X, rows), y[rows], (take(X, held), y[held]), early_stop.patience,
+                                 seconds)
+    if early_stop.refit:  # the held-out rows back, for as many rounds
+        left = None if seconds is None else max(seconds - (time.perf_counter() - started), 0.0)
+        fitted, _ = fit_boosted(with_rounds(estimator, max(1, round(rounds / (1 - early_stop.fraction)))), X, y,
+                                seconds=left)
+    return fitted, rounds
 
 
 def with_rounds(estimator, rounds):

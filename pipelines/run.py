@@ -162,15 +162,14 @@ def time_budget(limit, started, workers, models):
     error when that leaves too little for even a first round."""
     if limit is None:
         return None
-    left = limit * (1 - RESERVE) - (time.perf_counter() - started)
-    budget = left * workers.count / models
+    elapsed = time.perf_counter() - started
+    budget = (limit * (1 - RESERVE) - elapsed) * workers.count / models
+    on = f"{models} models on {workers.count} worker{'s' if workers.count > 1 else ''}"
     if budget < 1.0:
-        need = (time.perf_counter() - started + models / workers.count) / (1 - RESERVE)
-        raise UserError(f"--time-limit {limit:g}: too short for {models} models on {workers.count} "
-                        f"worker{'s' if workers.count > 1 else ''} (loading took {time.perf_counter() - started:.0f} s); "
+        need = (elapsed + models / workers.count) / (1 - RESERVE)
+        raise UserError(f"--time-limit {limit:g}: too short for {on} (loading took {elapsed:.0f} s); "
                         f"give at least {need:.0f} s")
-    print(f"time limit {limit:g} s: {models} models on {workers.count} worker{'s' if workers.count > 1 else ''}, "
-          f"about {budget:.0f} s of boosting each", flush=True)
+    print(f"time limit {limit:g} s: {on}, about {budget:.0f} s of boosting each", flush=True)
     return budget
 
 

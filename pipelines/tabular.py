@@ -33,12 +33,12 @@ DEFAULT_MEMBERS = ("lgbm", "catboost", "xgb", "linear")
 # A regression scored on raw values also gets GBDTs that learn log1p(target) (when no target is
 # negative): the blend or stack gives them weight where that scores better in CV (skewed prices).
 LOG_TARGET_MEMBERS = ("lgbm_log", "catboost_log")
+FORMS = ("label", "probability", "probabilities")  # decoded labels, the positive class's probability, one column a class
 
 
 def default_members(metric):
     raw_regression = not metric.classification and metric.to_model is None
     return DEFAULT_MEMBERS + (LOG_TARGET_MEMBERS if raw_regression else ())
-FORMS = ("label", "probability", "probabilities")  # decoded labels, the positive class's probability, one column a class
 
 
 def tree_inputs(steps):
