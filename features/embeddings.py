@@ -101,7 +101,8 @@ class EmbeddingStore:
 
 
 class BackboneEmbedding(TransformerMixin, BaseEstimator):
-    """[pooled features | logits of ImageNet classes source_classes[0]..source_classes[1]-1] per image."""
+    """[pooled features | logits of ImageNet classes source_classes[0]..source_classes[1]-1] per image
+    (the pooled features alone when source_classes is None)."""
 
     def __init__(self, backbone="lite0", weights="", views="flip", source_classes=(151, 276), batch_size=16):
         self.backbone = backbone
@@ -117,7 +118,8 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
         return True  # nothing to learn
 
     def store_name(self, weights_id, resolution):
-        spec = [self.backbone, weights_id, resolution, self.views, list(self.source_classes)]
+        classes = None if self.source_classes is None else list(self.source_classes)
+        spec = [self.backbone, weights_id, resolution, self.views, classes]
         return f"{self.backbone}-{hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]}"
 
     def transform(self, X, log=print):
@@ -139,7 +141,7 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
         if self.views not in VIEWS:
             raise ValueError(f"views={self.views!r}: choose one of {', '.join(VIEWS)}")
         device = next(network.parameters()).device
-        first, stop = self.source_classes
+        first, stop = self.source_classes or (0, 0)
         batches = range(0, len(images), self.batch_size)
         if sys.stderr.isatty():
             from tqdm import tqdm
@@ -159,7 +161,8 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
                 outputs = []
                 for view in views:
                     features = network.features(view)
-                    outputs.append(torch.cat([features, network.classifier(features)[:, first:stop]], dim=1))
+                    logits = network.classifier(features)[:, first:stop] if stop else features[:, :0]
+                    outputs.append(torch.cat([features, logits], dim=1))
                 chunks.append((sum(outputs) / len(outputs)).float().cpu().numpy())
         return np.concatenate(chunks)
 

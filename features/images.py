@@ -2,8 +2,10 @@
 
 The cache is a memory-mapped .npy of shape (N, H, W, 3) beside a JSON manifest that
 records what it was built from (the source's names, sizes and modification times, the
-ids in order, the decode size). A change to any of those rebuilds it; nothing is decoded
-per epoch.
+ids in order, the decode size and resize mode). A change to any of those rebuilds it; nothing
+is decoded per epoch. Any mode (grayscale, palette, RGBA, 16-bit) becomes RGB; a decode size
+fits every image to size x size: "crop" (aspect kept, shorter side to size, centre crop), "pad"
+(aspect kept, longer side to size, black borders) or "stretch" (both sides to size).
 """
 import hashlib
 import io
@@ -13,7 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pipelines.errors import UserError
 from pipelines.files import atomic_path, write_text
@@ -22,6 +24,7 @@ from .archives import ARCHIVE_SUFFIXES, Archive
 
 CACHE_DIR = Path(os.environ.get("PIPELINES_CACHE_DIR", "cache"))
 CACHE_VERSION = 1
+RESIZE = ("crop", "pad", "stretch")
 
 
 def pixel_keys(images):
@@ -119,24 +122,49 @@ class ImageSource:
         return {i: data[name] for i, name in names.items()}
 
 
-def decode(data, where, size=None):
-    """RGB uint8 array of an encoded image; corrupt files raise a UserError naming them."""
+def rgb(image):
+    """Any PIL mode as RGB: palette and transparency through RGBA, 16-bit grayscale scaled to 8 bits."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        image = Image.fromarray((np.asarray(image, dtype=np.float64) / 257).clip(0, 255).astype(np.uint8))
+    if image.mode in ("P", "PA", "LA") or "transparency" in image.info:
+        image = image.convert("RGBA")
+    return image.convert("RGB")
+
+
+def fitted(image, size, resize):
+    if resize == "crop":
+        return ImageOps.fit(image, (size, size), Image.BILINEAR)
+    if resize == "pad":
+        return ImageOps.pad(image, (size, size), Image.BILINEAR, color=(0, 0, 0))
+    return image.resize((size, size), Image.BILINEAR)
+
+
+def decode(data, where, size=None, resize="stretch"):
+    """RGB uint8 array of an encoded image, fitted to size x size when a size is given; corrupt
+    files and decompression bombs raise a UserError naming them."""
     try:
         with Image.open(io.BytesIO(data)) as image:
-            image = image.convert("RGB")
+            image = rgb(image)
             if size and image.size != (size, size):
-                image = image.resize((size, size), Image.BILINEAR)
+                image = fitted(image, size, resize)
             return np.asarray(image)
+    except Image.DecompressionBombError as error:
+        raise UserError(f"{where}: {error}; replace the file, or raise PIL.Image.MAX_IMAGE_PIXELS in your "
+                        "competition file if you trust it") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise UserError(f"{where}: cannot decode this image ({error}); replace the file with Kaggle's") from None
 
 
-def cached_images(source, ids, name, size=None, cache_dir=None, log=print):
+def cached_images(source, ids, name, size=None, cache_dir=None, log=print, resize="stretch"):
     """uint8 array (len(ids), H, W, 3) of the images for `ids`, decoded once and memory-mapped, with
     their pixel keys (KeyedImages)."""
+    if resize not in RESIZE:
+        raise UserError(f"resize={resize!r}: choose one of {', '.join(RESIZE)}")
     ids = [str(i) for i in ids]
     key_data = {"version": CACHE_VERSION, "source": source.fingerprint(), "size": size,
                 "ids": hashlib.sha256("\n".join(ids).encode()).hexdigest()}
+    if resize != "stretch":  # the older caches were all stretched: their keys stay valid
+        key_data["resize"] = resize
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:16]
     folder = Path(cache_dir or CACHE_DIR) / name
     array_path, manifest_path = folder / f"{source.split}-{key}.npy", folder / f"{source.split}-{key}.json"
@@ -145,12 +173,12 @@ def cached_images(source, ids, name, size=None, cache_dir=None, log=print):
     source.require(ids, f"the {source.split} id list")
     start = time.perf_counter()
     encoded = source.read(ids)
-    first = decode(encoded[ids[0]], f"{source.where}/{source.by_id[ids[0]]}", size)
+    first = decode(encoded[ids[0]], f"{source.where}/{source.by_id[ids[0]]}", size, resize)
     with atomic_path(array_path) as temporary:
         array = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(len(ids), *first.shape))
         for row, image_id in enumerate(ids):
             where = f"{source.where}/{source.by_id[image_id]}"
-            image = decode(encoded.pop(image_id), where, size)
+            image = decode(encoded.pop(image_id), where, size, resize)
             if image.shape != first.shape:
                 raise UserError(f"{where}: image is {image.shape[1]}x{image.shape[0]}, the others "
                                 f"{first.shape[1]}x{first.shape[0]}; pass a decode size for this competition")

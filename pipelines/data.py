@@ -69,10 +69,12 @@ def locate(data_dir, competition):
     return data_dir
 
 
-def read_csv(path, required_columns=()):
+def read_csv(path, required_columns=(), text=()):
+    """The CSV at `path` with its `required_columns` checked; `text` columns are read as strings
+    (ids such as 00042 keep their leading zeros)."""
     path = Path(path)
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, dtype={column: str for column in text} or None)
     except FileNotFoundError:
         raise UserError(f"{path} not found; put the competition's files from Kaggle in {path.parent}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:

@@ -16,6 +16,12 @@ def _tensor(array, dtype=torch.float32):
     return torch.as_tensor(np.asarray(array), dtype=dtype)
 
 
+def _targets(y):
+    """Class indices as long, numbers (a regression's) as float32."""
+    y = np.asarray(y)
+    return torch.as_tensor(y, dtype=torch.long if np.issubdtype(y.dtype, np.integer) else torch.float32)
+
+
 def batch_loader(dataset, batch_size, shuffle=False, generator=None):
     """Whole batches by tensor indexing: one index op per batch instead of one per row."""
     sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
@@ -75,14 +81,14 @@ class ImageDataModule(pl.LightningDataModule):
                  num_workers=0, eval_batch_size=1024):
         super().__init__()
         seed = torch.initial_seed()
-        labels = torch.as_tensor(y_train, dtype=torch.long)
+        labels = _targets(y_train)
         if transform is None:
             self.train = TensorDataset(torch.from_numpy(np.asarray(X_train)), labels)
         else:
             transform.set_random_seed(seed % 2**32)  # the stream without workers
             self.train = AugmentedImages(np.asarray(X_train), labels, transform)
         self.valid = None if X_valid is None else TensorDataset(torch.from_numpy(np.asarray(X_valid)),
-                                                                torch.as_tensor(y_valid, dtype=torch.long))
+                                                                _targets(y_valid))
         self.batch_size, self.num_workers, self.eval_batch_size = batch_size, num_workers, eval_batch_size
         self.seed = seed
 
@@ -131,9 +137,9 @@ class TensorImageDataModule(pl.LightningDataModule):
                  cutout=0, eval_batch_size=1024):
         super().__init__()
         self.images = torch.from_numpy(np.array(X_train))  # a copy: image caches are read-only memory maps
-        self.labels = torch.as_tensor(y_train, dtype=torch.long)
+        self.labels = _targets(y_train)
         self.valid = None if X_valid is None else TensorDataset(torch.from_numpy(np.array(X_valid)),
-                                                                torch.as_tensor(y_valid, dtype=torch.long))
+                                                                _targets(y_valid))
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.augment_options = {"mirrored": mirrored, "shift": shift, "cutout_size": cutout}
         self.seed = torch.initial_seed()  # the fold's seed, set by the cross-validation engine

@@ -81,8 +81,8 @@ def tabular_submission(id_column, target, metric, form, positive):
         elif form == "probability":
             frame[target] = np.asarray(predictions)[:, classes.index(positive) if positive is not None else -1]
         else:
-            for k, name in enumerate(classes):
-                frame[str(name)] = np.asarray(predictions)[:, k]
+            columns = pd.DataFrame(np.asarray(predictions), columns=[str(name) for name in classes])
+            frame = pd.concat([frame, columns], axis=1)
         return frame
 
     return submission

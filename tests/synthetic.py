@@ -254,3 +254,68 @@ def make_spaceship(folder, n_train=300, n_test=100, seed=0):
     pd.DataFrame({"PassengerId": test.PassengerId, "Transported": False}).to_csv(
         folder / "sample_submission.csv", index=False)
     return folder
+
+
+PETS = ("cat", "dog", "fox")
+PET_COLOURS = {"cat": (200, 60, 60), "dog": (60, 200, 60), "fox": (60, 60, 200)}
+
+
+def encoded_image(array, kind):
+    """`array` (H, W, 3 uint8) encoded as: "jpeg", "png" (RGB), "gray" (L PNG), "palette" (P PNG)
+    or "rgba" (PNG with an alpha channel)."""
+    import io
+
+    from PIL import Image
+
+    image = Image.fromarray(array)
+    image = {"gray": lambda: image.convert("L"), "palette": lambda: image.convert("P"),
+             "rgba": lambda: image.convert("RGBA")}.get(kind, lambda: image)()
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG" if kind == "jpeg" else "PNG", quality=90)
+    return buffer.getvalue(), ".jpg" if kind == "jpeg" else ".png"
+
+
+def make_pets(folder, n_train=90, n_test=24, regression=False, layout="folder", seed=0):
+    """A new image competition in Kaggle's layout: train.csv (id, label), train/ and test/ images
+    named by ids with leading zeros, of mixed sizes (24-80 px, not square), modes and formats, and a
+    sample submission. The class (cat, dog, fox) is the image's colour; with `regression`, the
+    target is a number (the image's brightness, 0-100) and the column is `score`."""
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    kinds = ("jpeg", "png", "gray", "palette", "rgba")
+    rows = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        files, targets = {}, []
+        for i in range(n):
+            image_id = f"{split[:2]}{i:05d}"
+            height, width = rng.integers(24, 81, 2)
+            if regression:
+                level = rng.uniform(0, 1)
+                array = np.full((height, width, 3), 40 + 180 * level)
+                targets.append(round(100 * level, 2))
+                kind = kinds[i % 2]  # colour formats: grayscale keeps brightness anyway
+            else:
+                pet = PETS[i % 3]
+                array = np.broadcast_to(PET_COLOURS[pet], (height, width, 3)).astype(float)
+                targets.append(pet)
+                kind = kinds[i % 5]  # every class in every format
+            array = np.clip(array + rng.normal(0, 12, array.shape), 0, 255).astype(np.uint8)
+            data, suffix = encoded_image(array, kind)
+            files[f"{split}/{image_id}{suffix}"] = data
+        rows[split] = ([name.split("/")[1].split(".")[0] for name in files], targets)
+        if layout == "folder":
+            for name, data in files.items():
+                (folder / name).parent.mkdir(exist_ok=True)
+                (folder / name).write_bytes(data)
+        else:
+            import zipfile
+
+            with zipfile.ZipFile(folder / f"{split}.zip", "w") as archive:
+                for name, data in files.items():
+                    archive.writestr(name, data)
+    target = "score" if regression else "label"
+    pd.DataFrame({"id": rows["train"][0], target: rows["train"][1]}).to_csv(folder / "train.csv", index=False)
+    pd.DataFrame({"id": rows["test"][0], target: 50.0 if regression else "cat"}).to_csv(
+        folder / "sample_submission.csv", index=False)
+    return folder

@@ -10,13 +10,13 @@ from pipelines.run import main
 from tests.conftest import shared_data, subprocess_env
 from tests.synthetic import CIFAR_CLASSES, make_cifar
 
-TINY = ["--set", "widths=16,16,16", "--set", "batch_size=10", "--set", "lr=0.5", "--set", "label_smoothing=0",
-        "--set", "tta=1"]
+TINY = ["--set", "cnn.widths=16,16,16", "--set", "cnn.batch_size=10", "--set", "cnn.lr=0.5", "--set", "cnn.label_smoothing=0",
+        "--set", "cnn.tta=1"]
 # A calm recipe for a test that scores: the cpu preset's lr with BatchNorm biases at 64x and batch 10 sends
 # some folds to chance on some seeds; at lr 0.05, batch 20, no bias boost and no Lookahead, 16 runs (seeds
 # 0-7, 10 and 15 epochs) scored 0.79-0.97 on these images.
-STEADY = ["--set", "widths=16,16,16", "--set", "batch_size=20", "--set", "lr=0.05", "--set", "bias_lr_scale=1",
-          "--set", "lookahead=false", "--set", "label_smoothing=0", "--set", "tta=1"]
+STEADY = ["--set", "cnn.widths=16,16,16", "--set", "cnn.batch_size=20", "--set", "cnn.lr=0.05", "--set", "cnn.bias_lr_scale=1",
+          "--set", "cnn.lookahead=false", "--set", "cnn.label_smoothing=0", "--set", "cnn.tta=1"]
 
 
 def run_lines(capsys, argv):
@@ -26,7 +26,7 @@ def run_lines(capsys, argv):
 
 def test_cifar10_end_to_end_on_generated_pngs(tmp_path, in_tmp, capsys):
     folder = make_cifar(tmp_path / "cifar-10", n_train=200, n_test=40)
-    lines = run_lines(capsys, ["cifar10", "--data-dir", str(folder), "--folds", "2", "--set", "max_epochs=10",
+    lines = run_lines(capsys, ["cifar10", "--data-dir", str(folder), "--folds", "2", "--set", "cnn.max_epochs=10",
                                "--submission", "s.csv", *STEADY])
     submission = pd.read_csv(in_tmp / lines[-1])
     assert list(submission.columns) == ["id", "label"]
@@ -42,15 +42,15 @@ def test_cifar10_end_to_end_on_generated_pngs(tmp_path, in_tmp, capsys):
 
 def test_holdout_and_presets(tmp_path, in_tmp, capsys):
     folder = make_cifar(tmp_path / "cifar-10", n_train=100, n_test=10, layout="7z")
-    lines = run_lines(capsys, ["cifar10", "--data-dir", str(folder), "--preset", "cpu", "--set", "max_epochs=1",
+    lines = run_lines(capsys, ["cifar10", "--data-dir", str(folder), "--preset", "cpu", "--set", "cnn.max_epochs=1",
                                "--submission", "s.csv", *TINY])
     assert any("1 fold," in line for line in lines) and lines[-1] == "s.csv"  # the cpu preset: one holdout split
     with pytest.raises(SystemExit):
         main(["cifar10", "--data-dir", str(folder), "--preset", "tpu"])
     assert "--preset tpu: cifar10 has presets cpu, gpu" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["cifar10", "--data-dir", str(folder), "--set", "model=vgg", "--submission", "bad.csv"])
-    assert "--set model=vgg: choose from airbench, resnet18" in capsys.readouterr().err
+        main(["cifar10", "--data-dir", str(folder), "--set", "cnn.model=vgg", "--submission", "bad.csv"])
+    assert "--set cnn.model=vgg: choose from airbench, resnet18" in capsys.readouterr().err
     assert not (in_tmp / "bad.csv").exists()
 
 
@@ -79,8 +79,8 @@ def test_smoke_on_a_slice_of_the_real_data(tmp_path, in_tmp, capsys):
         with zipfile.ZipFile(real / f"{split}.zip") as source, zipfile.ZipFile(folder / f"{split}.zip", "w") as out:
             for image_id in ids:
                 out.writestr(f"{split}/{image_id}.png", source.read(f"{split}/{image_id}.png"))
-    lines = run_lines(capsys, ["cifar10", "--data-dir", str(folder), "--preset", "cpu", "--set", "max_epochs=3",
-                               "--set", "batch_size=64",
+    lines = run_lines(capsys, ["cifar10", "--data-dir", str(folder), "--preset", "cpu", "--set", "cnn.max_epochs=3",
+                               "--set", "cnn.batch_size=64",
                                "--submission", "s.csv"])
     submission = pd.read_csv(in_tmp / "s.csv")
     assert submission.id.tolist() == sample.id.tolist() and set(submission.label) <= set(CIFAR_CLASSES)

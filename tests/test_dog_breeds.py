@@ -177,7 +177,7 @@ def test_unknown_member(dog_dir, in_tmp, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["dog_breeds", "--data-dir", str(dog_dir), "--set", "models=vit"])
     assert exit_info.value.code == 2
-    assert "--set models=vit: choose from lite0, lite1, lite2, tiny, probe, finetune" in capsys.readouterr().err
+    assert "--set models=vit: choose from lite0, lite1, lite2, tiny, finetune" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("backbone", ["lite0", "lite1", "lite2"])

@@ -270,7 +270,7 @@ def test_refit_trains_on_all_rows_and_predict_uses_those_models(house_dir, in_tm
 
 @pytest.mark.parametrize("name, make, argv", [
     ("cifar10", lambda root: make_cifar(root / "cifar-10", n_train=60, n_test=20),
-     ["--folds", "2", "--set", "max_epochs=2", "--set", "widths=8,8,8", "--set", "batch_size=16"]),
+     ["--folds", "2", "--set", "cnn.max_epochs=2", "--set", "cnn.widths=8,8,8", "--set", "cnn.batch_size=16"]),
     ("dog_breeds", lambda root: make_dog_breeds(root / "dog-breed-identification", n_test=6),
      ["--folds", "2", "--set", "models=tiny", "--set", "image_size=64", "--set", "tiny.max_epochs=2"]),
     ("dog_breeds", lambda root: make_dog_breeds(root / "dog-breed-identification", n_test=4),

@@ -11,7 +11,7 @@ from features.augment import tta_views
 from pipelines.errors import UserError
 
 from .airbench import AirbenchNet
-from .classification import ClassificationSteps
+from .classification import ClassificationSteps, RegressionSteps
 from .lookahead import Lookahead
 from .muon import Muon
 from .resnet import ResNet18
@@ -104,3 +104,20 @@ class ImageClassifier(ClassificationSteps, pl.LightningModule):
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+class ImageRegressor(RegressionSteps, ImageClassifier):
+    """The same networks with one output: a number per image (the standardised target), averaged
+    over the test-time views."""
+
+    def __init__(self, num_classes=1, target_mean=0.0, target_std=1.0, **params):
+        super().__init__(num_classes=1, **params)
+        self.save_hyperparameters()
+
+    @classmethod
+    def build(cls, X, y, total_steps, **params):
+        return super().build(X, y, total_steps, **cls.target_scale(y), **params)
+
+    def predict_step(self, batch, batch_idx):
+        views = tta_views(self.normalize(batch[0]), self.hparams.tta)
+        return self.unscale(sum(self.net(v).float() for v in views) / len(views))

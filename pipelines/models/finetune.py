@@ -1,10 +1,12 @@
 """Fine-tuning a pretrained EfficientNet-Lite: the last blocks train, the rest stays frozen.
 
 The frozen trunk runs without gradients and keeps its BatchNorm statistics (eval mode), so
-only the tail (the last `unfreeze` blocks and the head convolution) pays for backward. The
-new classifier starts as the pretrained classifier's rows of the source classes each target
-class is assigned to (as in head.py), so training begins from the zero-shot predictions;
-the backbone tail learns at `backbone_lr_scale` times the head's rate. Drop connect in the
+only the tail (the last `unfreeze` blocks and the head convolution) pays for backward. A new
+classifier of the competition's classes starts at zero; when they are ImageNet classes
+(`source_classes`, a range of ImageNet's), it starts instead as the pretrained classifier's rows
+of the source classes each target class is assigned to (as in head.py), so training begins from
+the zero-shot predictions. FineTunedRegressor gives one number per image. The backbone tail
+learns at `backbone_lr_scale` times the head's rate. Drop connect in the
 tail draws from torch's random state, which the engine seeds per fold from --seed.
 """
 import warnings
@@ -16,7 +18,7 @@ from torch import nn
 
 from pipelines.errors import UserError
 
-from .classification import ClassificationSteps
+from .classification import ClassificationSteps, RegressionSteps
 from .efficientnet import PIXEL_MEAN, PIXEL_STD, load_backbone
 from .head import assign_source_classes
 
@@ -27,7 +29,7 @@ warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the st
 class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
     restore_kwargs = {"pretrained": False}  # a checkpoint holds every weight: no weights file needed to load it
 
-    def __init__(self, n_classes, source_classes, backbone="lite0", weights="", unfreeze=5, lr=1e-3,
+    def __init__(self, n_classes, source_classes=None, backbone="lite0", weights="", unfreeze=5, lr=1e-3,
                  backbone_lr_scale=0.1, weight_decay=1e-2, label_smoothing=0.1, dropout=0.2, warmup=0.1,
                  total_steps=1000, assignment=None, pretrained=True):
         super().__init__()
@@ -44,6 +46,8 @@ class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
                 parameter.requires_grad = True
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(self.net.classifier.in_features, n_classes)
+        nn.init.zeros_(self.classifier.weight)
+        nn.init.zeros_(self.classifier.bias)
         if assignment is not None:
             self.start_from_source(assignment)
 
@@ -61,6 +65,8 @@ class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
     def build(cls, X, y, total_steps, sample_per_class=8, **params):
         """Assign source classes from the zero-shot logits of a few training images per class."""
         module = cls(total_steps=total_steps, **params)
+        if module.hparams.source_classes is None:
+            return module
         labels = np.asarray(y).astype(int)
         rng = np.random.default_rng(0)
         rows = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == k))[:sample_per_class]
@@ -108,3 +114,20 @@ class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
         schedule = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, [group["lr"] for group in groups], total_steps=total, pct_start=warmup)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class FineTunedRegressor(RegressionSteps, FineTunedBackbone):
+    """One output: a number per image (the standardised target), averaged over the image and its mirror."""
+
+    def __init__(self, n_classes=1, target_mean=0.0, target_std=1.0, **params):
+        params.pop("source_classes", None)  # a number has no ImageNet class to start from
+        super().__init__(n_classes=1, **params)
+        self.save_hyperparameters(ignore=["assignment", "pretrained"])
+
+    @classmethod
+    def build(cls, X, y, total_steps, **params):
+        return cls(total_steps=total_steps, **cls.target_scale(y), **params)
+
+    def predict_step(self, batch, batch_idx):
+        images = batch[0]
+        return self.unscale((self(images).float() + self(torch.flip(images, dims=[2])).float()) / 2)

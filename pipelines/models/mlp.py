@@ -34,24 +34,27 @@ class TabularMLP(pl.LightningModule):
 
 
 class MLPRegressor(TabularMLP):
-    """Targets are centred by `target_mean`, so the bias starts at the answer."""
+    """Targets are centred by `target_mean`, so the bias starts at the answer; with
+    `scale_target` they are also divided by their standard deviation (targets of any scale)."""
 
     def __init__(self, n_features, hidden=256, dropout=0.3, lr=5e-3, weight_decay=1.0, target_mean=0.0,
-                 total_steps=None):
+                 target_std=1.0, total_steps=None):
         super().__init__(n_features, 1, hidden, dropout, lr, weight_decay, total_steps)
         self.save_hyperparameters()
         self.register_buffer("target_mean", torch.tensor(float(target_mean)))
 
     @classmethod
-    def build(cls, X, y, total_steps, **params):
-        return cls(n_features=X.shape[1], target_mean=float(np.mean(y)), total_steps=total_steps, **params)
+    def build(cls, X, y, total_steps, scale_target=False, **params):
+        scale = {"target_std": float(np.std(y)) or 1.0} if scale_target else {}
+        return cls(n_features=X.shape[1], target_mean=float(np.mean(y)), total_steps=total_steps, **scale, **params)
 
     def forward(self, x):
-        return (self.linear(x) + self.mlp(x)).squeeze(-1) + self.target_mean
+        return (self.linear(x) + self.mlp(x)).squeeze(-1) * self.hparams.target_std + self.target_mean
 
     def _loss(self, batch):
         x, y = batch
-        return nn.functional.mse_loss(self(x), y)
+        scale = self.hparams.target_std
+        return nn.functional.mse_loss(self(x) / scale, y / scale)
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)

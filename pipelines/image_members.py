@@ -1,0 +1,191 @@
+"""Members for image competitions, for any number of classes or a number per image.
+
+- frozen(backbone): a pretrained EfficientNet-Lite embeds every image once (a cached feature step,
+  features/embeddings.py) and a head is trained per fold on the embeddings: a linear + hidden-layer
+  head on the standardised features (pipelines/models/mlp.py) for the competition's own classes or
+  a number; when the classes are ImageNet classes (`imagenet_classes`, a range of ImageNet's),
+  the head instead starts from ImageNet's classifier rows and is calibrated (models/head.py).
+- finetune: a pretrained backbone's last blocks and a new head trained on the images, augmented
+  on tensors (or per image with albumentations).
+- cnn: the airbench network (or D2L's ResNet-18) trained from scratch: small images, 8 to 64 px.
+
+Each is a function (classification, imagenet_classes) -> Member declaring its parameters once.
+Model code is imported when a model is built, so declaring a competition imports no torch.
+"""
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from features.embeddings import VIEWS, BackboneEmbedding
+from pipelines.competition import Member
+from pipelines.estimator import LightningEstimator
+from pipelines.members import THREADS
+from pipelines.params import Param
+
+BACKBONES = ("lite0", "lite1", "lite2", "tiny")  # tiny: a small random network, for tests
+AUGMENT = ("tensor", "albumentations")
+
+
+def frozen(backbone):
+    def member(classification, imagenet_classes=None):
+        source = tuple(imagenet_classes) if classification and imagenet_classes else None
+
+        def features(data, params):
+            embedding = BackboneEmbedding(backbone, views=params["views"], source_classes=source)
+            return embedding if source else make_pipeline(embedding, StandardScaler())
+
+        return Member(features, imagenet_head(source) if source else embedding_head(classification),
+                      imagenet_head_params() if source else embedding_head_params())
+
+    return member
+
+
+def embedding_head(classification):
+    def model(p):
+        from pipelines.models.mlp import MLPClassifier, MLPRegressor
+
+        module_params = {k: p[k] for k in ("hidden", "dropout", "lr", "weight_decay")}
+        if classification:
+            module_params.update(n_classes=p["n_classes"], label_smoothing=p["label_smoothing"])
+        else:
+            module_params["scale_target"] = True
+        return LightningEstimator(MLPClassifier if classification else MLPRegressor, module_params,
+                                  batch_size=p["batch_size"], max_epochs=p["max_epochs"], threads=p["threads"])
+
+    return model
+
+
+def embedding_head_params():
+    return {
+        "hidden": Param(256, low=1, search=(64, 1024), log=True),
+        "dropout": Param(0.5, low=0.0, high=0.95, search=(0.0, 0.8)),
+        "lr": Param(1e-3, low=1e-6, high=1.0, search=(1e-4, 1e-2), log=True),
+        "weight_decay": Param(0.05, low=0.0, search=(1e-3, 1.0), log=True),
+        "label_smoothing": Param(0.0, low=0.0, high=0.5),
+        "batch_size": Param(128, low=1),
+        "max_epochs": Param(30, low=1, search=(10, 60), step=10),
+        "threads": THREADS,
+    }
+
+
+def imagenet_head(source):
+    def model(p):
+        from pipelines.models.head import PretrainedHead
+
+        module_params = {k: p[k] for k in ("lr", "weight_decay", "label_smoothing", "correction")}
+        module_params.update(n_source=source[1] - source[0], n_classes=p["n_classes"])
+        return LightningEstimator(PretrainedHead, module_params, batch_size=p["batch_size"],
+                                  max_epochs=p["max_epochs"], threads=p["threads"])
+
+    return model
+
+
+def imagenet_head_params():
+    return {
+        "lr": Param(1e-2, low=0.0, search=(3e-4, 3e-2), log=True),
+        "weight_decay": Param(1e-2, low=0.0, search=(1e-4, 1.0), log=True),
+        "correction": False,  # also learn a linear correction from the features (overfits on dog breeds)
+        "label_smoothing": Param(0.0, low=0.0, high=1.0),
+        "batch_size": Param(256, low=1),
+        "max_epochs": Param(30, low=1, search=(10, 60), step=10),
+        "threads": THREADS,
+    }
+
+
+def images_as_they_are(data, params):
+    return FunctionTransformer()  # images stay uint8; the model augments and normalises them
+
+
+def image_data(p, tensor_options, albumentations_transform):
+    """(datamodule class, its options): batches augmented on the model's device, or per image by
+    albumentations_transform() in `num_workers` loader workers."""
+    from pipelines.datamodules import ImageDataModule, TensorImageDataModule
+
+    if p["augment"] == "tensor":
+        return TensorImageDataModule, tensor_options
+    return ImageDataModule, {"transform": albumentations_transform(), "num_workers": p["num_workers"]}
+
+
+def finetune(classification, imagenet_classes=None):
+    def model(p):
+        from features.augment import finetune_train_transform
+        from pipelines.models.finetune import FineTunedBackbone, FineTunedRegressor
+
+        module_params = {k: p[k] for k in ("backbone", "weights", "unfreeze", "lr", "backbone_lr_scale",
+                                           "weight_decay", "dropout", "warmup")}
+        if classification:
+            source = tuple(imagenet_classes) if imagenet_classes else None
+            module_params.update(n_classes=p["n_classes"], source_classes=source, label_smoothing=p["label_smoothing"])
+        data, options = image_data(p, {"mirrored": True, "shift": p["shift"], "eval_batch_size": 128},
+                                   lambda: finetune_train_transform(p["image_size"]))
+        return LightningEstimator(FineTunedBackbone if classification else FineTunedRegressor, module_params,
+                                  batch_size=p["batch_size"], max_epochs=p["max_epochs"],
+                                  datamodule_class=data, datamodule_params=options)
+
+    return Member(images_as_they_are, model, {
+        "backbone": Param("lite0", choices=BACKBONES),
+        "weights": "",                  # a compatible checkpoint instead of the packaged weights
+        "unfreeze": Param(5, low=0),    # trained blocks, counted from the last (Lite0 has 16)
+        "lr": Param(1e-3, low=0.0, search=(1e-4, 1e-2), log=True),
+        "backbone_lr_scale": Param(0.1, low=0.0),
+        "weight_decay": Param(1e-2, low=0.0),
+        "label_smoothing": Param(0.0, low=0.0, high=1.0),
+        "dropout": Param(0.2, low=0.0, high=0.95),
+        "warmup": Param(0.1, low=0.0, high=1.0),
+        "augment": Param("tensor", choices=AUGMENT),  # mirrors and shifts on the device, or random crops per image
+        "shift": Param(8, low=0),
+        "batch_size": Param(64, low=1),
+        "max_epochs": Param(8, low=1),
+        "num_workers": Param(0, low=0),  # loader workers for augment=albumentations
+    })
+
+
+def cnn(classification, imagenet_classes=None):
+    def model(p):
+        from features.augment import cifar_train_transform
+        from pipelines.models.classifier import ImageClassifier, ImageRegressor
+
+        module_params = {k: p[k] for k in ("model", "widths", "lr", "momentum", "weight_decay", "bias_lr_scale",
+                                           "warmup", "whiten_bias_epochs", "lookahead", "muon_lr", "muon_momentum",
+                                           "identity_init", "tta", "channels_last", "compile")}
+        if classification:
+            module_params.update(num_classes=p["n_classes"], label_smoothing=p["label_smoothing"])
+        data, options = image_data(p, {"mirrored": p["mirror"], "shift": p["shift"], "cutout": p["cutout"]},
+                                   lambda: cifar_train_transform(size=p["image_size"], cutout=p["cutout"]))
+        return LightningEstimator(ImageClassifier if classification else ImageRegressor, module_params,
+                                  batch_size=p["batch_size"], max_epochs=p["max_epochs"],
+                                  datamodule_class=data, datamodule_params=options)
+
+    # the defaults suit a 2-core CPU; the image recipe's gpu preset sets airbench94's
+    return Member(images_as_they_are, model, {
+        "model": Param("airbench", choices=("airbench", "resnet18")),   # resnet18: D2L's CIFAR ResNet-18
+        "widths": Param((32, 64, 128), low=1),  # airbench94's are (64, 256, 256); ResNet-18 (64, 128, 256, 512)
+        "max_epochs": Param(8, low=1),
+        "batch_size": Param(256, low=1),
+        "lr": Param(0.8, low=0.0, search=(0.1, 3.0), log=True),
+        "momentum": Param(0.85, low=0.0, high=1.0),
+        "weight_decay": Param(1.3e-3, low=0.0, search=(1e-4, 5e-3), log=True),
+        "bias_lr_scale": Param(64.0, low=0.0),          # BatchNorm biases learn this much faster (airbench)
+        "label_smoothing": Param(0.2, low=0.0, high=1.0, search=(0.0, 0.3)),
+        "warmup": Param(0.2, low=0.0, high=1.0),
+        "whiten_bias_epochs": Param(3, low=0),          # then the whitening layer's bias is frozen; 0: never
+        "lookahead": True,
+        "muon_lr": Param(0.08, low=0.0),                # > 0: convolution filters take Muon steps at this rate
+        "muon_momentum": Param(0.6, low=0.0, high=1.0),
+        "identity_init": True,                          # 3x3 convolutions start with identity filters
+        "augment": Param("tensor", choices=AUGMENT),    # batched on the device, or per image
+        "mirror": True,                                 # alternating mirrors (tensor) / random flips
+        "shift": Param(2, low=0, high=8),               # translation in pixels, reflected borders (tensor)
+        "cutout": Param(0, low=0, search=(0, 8, 12)),
+        "tta": Param(2, low=0, high=2),
+        "channels_last": True,
+        "compile": False,                               # torch.compile the network (on a GPU only)
+        "num_workers": Param(0, low=0),                 # loader workers for augment=albumentations
+    })
+
+
+LIBRARY = {**{backbone: frozen(backbone) for backbone in BACKBONES}, "finetune": finetune, "cnn": cnn}
+
+# airbench94's recipe for one GPU (the cnn defaults are for a CPU); fine-tuning for photos
+GPU_SMALL = {"cnn.widths": (64, 256, 256), "cnn.max_epochs": 10, "cnn.batch_size": 1024, "cnn.lr": 1.5,
+             "cnn.muon_lr": 0.0, "cnn.compile": True}
+GPU_PHOTOS = {"models": ("finetune",), "finetune.num_workers": 8}
