@@ -40,7 +40,8 @@ def run(data_dir, workdir, preset, seed, assignments):
         sys.exit(f"run failed:\n{done.stderr}")
     [folder] = set((workdir / "runs" / "cifar10").glob("2*")) - before
     metrics = json.loads((folder / "metrics.json").read_text())
-    epochs = pd.read_csv(folder / "members/model/fold-0/logs/csv/metrics.csv").groupby("epoch").epoch_seconds.max()
+    [log] = folder.glob("members/*/fold-0/logs/csv/metrics.csv")  # the network is the one member
+    epochs = pd.read_csv(log).groupby("epoch").epoch_seconds.max()
     return {"accuracy": metrics["mean"], "wall": wall, "epoch0": float(epochs.iloc[0]),
             "later": float(epochs.iloc[1:].sum()), "per_epoch": float(epochs.iloc[1:].mean())}
 

@@ -165,19 +165,3 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
                     outputs.append(torch.cat([features, logits], dim=1))
                 chunks.append((sum(outputs) / len(outputs)).float().cpu().numpy())
         return np.concatenate(chunks)
-
-
-class PooledFeatures(TransformerMixin, BaseEstimator):
-    """The pooled features of BackboneEmbedding's rows, without the trailing `n_source` ImageNet logits."""
-
-    def __init__(self, n_source):
-        self.n_source = n_source
-
-    def fit(self, X, y=None):
-        return self
-
-    def __sklearn_is_fitted__(self):
-        return True
-
-    def transform(self, X):
-        return np.asarray(X)[:, :-self.n_source]

@@ -98,8 +98,6 @@ def image_loader(id_column, target, metric, labels, images, test_images, form, p
             dataset.X = cached_images(train_source, train_ids, cache_name, size, resize=resize, log=log)
             dataset.train_ids = frame[id_column].to_numpy()
             dataset.inputs[:0] = [labels_path, train_source.where]
-        elif metric.classification:
-            dataset.info["classes"] = None
         dataset.X_test = cached_images(test_source, test_ids, cache_name, size, resize=resize, log=log)
         return dataset
 

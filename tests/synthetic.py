@@ -288,7 +288,7 @@ def make_pets(folder, n_train=90, n_test=24, regression=False, layout="folder", 
     for split, n in (("train", n_train), ("test", n_test)):
         files, targets = {}, []
         for i in range(n):
-            image_id = f"{split[:2]}{i:05d}"
+            image_id = f"{i if split == 'train' else 500 + i:05d}"  # leading zeros: 00042, 00500
             height, width = rng.integers(24, 81, 2)
             if regression:
                 level = rng.uniform(0, 1)

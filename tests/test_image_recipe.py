@@ -48,7 +48,7 @@ def test_the_readme_examples_are_small_and_run(tmp_path, in_tmp):
     data = make_pets(tmp_path / "pets-playground")
     result, submission = run_quick(competition, data, "tiny")
     sample = pd.read_csv(data / "sample_submission.csv", dtype={"id": str})
-    assert submission.id.tolist() == sample.id.tolist() and submission.id[0] == "te00000"  # leading zeros kept
+    assert submission.id.tolist() == sample.id.tolist() and submission.id[0] == "00500"  # leading zeros kept
     assert set(submission.label) <= set(PETS)
     assert result.mean > 0.8  # the colour tells the class; chance is 1/3
 
@@ -153,21 +153,21 @@ def write_image(path, array, kind="png"):
 
 
 def labels_without_image(data):
-    (data / "train" / "tr00004.png").unlink(missing_ok=True)
-    (data / "train" / "tr00004.jpg").unlink(missing_ok=True)
+    (data / "train" / "00004.png").unlink(missing_ok=True)
+    (data / "train" / "00004.jpg").unlink(missing_ok=True)
 
 
 def sample_id_without_image(data):
-    for path in (data / "test").glob("te00002.*"):
+    for path in (data / "test").glob("00502.*"):
         path.unlink()
 
 
 def corrupt_image(data):
-    next((data / "train").glob("tr00007.*")).write_bytes(b"\x89PNG not really")
+    next((data / "train").glob("00007.*")).write_bytes(b"\x89PNG not really")
 
 
 def empty_image(data):
-    next((data / "test").glob("te00003.*")).write_bytes(b"")
+    next((data / "test").glob("00503.*")).write_bytes(b"")
 
 
 def one_class(data):
@@ -183,10 +183,10 @@ def label_not_a_column(data):
 
 
 BAD = {
-    "a labelled id without an image": (labels_without_image, r"train.csv lists id tr00004 but .*train has no image"),
-    "a sample id without an image": (sample_id_without_image, r"sample_submission.csv lists id te00002 but .*test has"),
-    "a corrupt image": (corrupt_image, r"train/tr00007.png: cannot decode this image"),
-    "an empty image": (empty_image, r"test/te00003.\w+: cannot decode this image"),
+    "a labelled id without an image": (labels_without_image, r"train.csv lists id 00004 but .*train has no image"),
+    "a sample id without an image": (sample_id_without_image, r"sample_submission.csv lists id 00502 but .*test has"),
+    "a corrupt image": (corrupt_image, r"train/00007.png: cannot decode this image"),
+    "an empty image": (empty_image, r"test/00503.\w+: cannot decode this image"),
     "one class": (one_class, r"target 'label' has one class only"),
     "a label that is not a column": (label_not_a_column, r"train.csv row 7: label 'wolf' is not one of the 3 classes"),
 }
@@ -205,7 +205,7 @@ def test_bad_input_is_one_clear_error(pets_cli, in_tmp, capsys, case):
 
 
 def test_a_decompression_bomb_is_refused(pets_cli, in_tmp, capsys, monkeypatch):
-    write_image(next((pets_cli / "train").glob("tr00001.*")), image((80, 80)))
+    write_image(next((pets_cli / "train").glob("00001.*")), image((80, 80)))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 80 x 80 = 6400 > 2 x 1000: a bomb
     with pytest.raises(SystemExit) as exit_info:
         main(["pets", "--data-dir", str(pets_cli), "--submission", "s.csv", "--set", "models=tiny"])

@@ -242,7 +242,7 @@ def test_tune_resolves_presets_as_run_does(tmp_path, in_tmp, capsys):
     tune_main(["cifar10", "--data-dir", str(folder), "--storage", f"sqlite:///{in_tmp / 's.db'}", "--trials", "1",
                "--set", "cnn.max_epochs=1", "--set", "cnn.batch_size=16", "--no-pruning"])
     out = capsys.readouterr().out
-    assert "tuning cifar10 (preset cpu)" in out and "1 folds" in out  # the cpu preset's one holdout split
+    assert "tuning cifar10 member cnn (preset cpu)" in out and "1 folds" in out  # the cpu preset's one holdout split
     [run_dir] = (in_tmp / "runs" / "cifar10" / "tune").iterdir()
     config = json.loads((run_dir / "config.json").read_text())
     assert config["preset"] == "cpu" and config["folds"] == 1
