@@ -9,6 +9,7 @@ same 5 folds: CV accuracy and wall time (a frozen backbone's includes embedding 
 at its resolution, 224 px for Lite0).
 """
 import argparse
+import contextlib
 import tempfile
 import time
 import zipfile
@@ -43,11 +44,12 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--members", default="cnn,lite0")
     args = parser.parse_args()
+    data_dir = args.data_dir.resolve()
     competition = image_competition(name="cifar_subset", slug="cifar-subset", id_column="id", target="label",
                                     metric="accuracy", size=32)
-    with tempfile.TemporaryDirectory() as temporary:
+    with tempfile.TemporaryDirectory() as temporary, contextlib.chdir(temporary):  # runs and caches stay there
         folder = Path(temporary) / "data"
-        subset(args.data_dir, folder, args.train, args.test)
+        subset(data_dir, folder, args.train, args.test)
         for member in args.members.split(","):
             preset, params, folds, baseline = resolve_settings(competition, None, None, [f"models={member}"], 5)
             settings = {"preset": preset, "baseline": baseline, "params": params, "folds": folds,

@@ -131,16 +131,19 @@ PETS_FILE = ("from pipelines.image import image_competition\n"
              "metric='log_loss', submission='probabilities', size=32)\n")
 
 
-@pytest.fixture
-def pets_cli(tmp_path, in_tmp, monkeypatch):
-    """The pets competition as a user's file in competitions/ (python -m pipelines.run pets)."""
+def user_competition(tmp_path, monkeypatch, name, source):
+    """`source` as a user's file competitions/<name>.py (python -m pipelines.run <name>)."""
     import competitions
 
     folder = tmp_path / "competitions"
-    folder.mkdir()
-    (folder / "pets.py").write_text(PETS_FILE)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.py").write_text(source)
     monkeypatch.setattr(competitions, "__path__", [str(folder), *competitions.__path__])
+
+
+@pytest.fixture
+def pets_cli(tmp_path, in_tmp, monkeypatch):
+    user_competition(tmp_path, monkeypatch, "pets", PETS_FILE)
     data = make_pets(tmp_path / "pets")
     sample = pd.read_csv(data / "sample_submission.csv", dtype={"id": str})
     pd.DataFrame({"id": sample.id, **{pet: 1 / 3 for pet in PETS}}).to_csv(data / "sample_submission.csv", index=False)
@@ -227,3 +230,22 @@ def test_extra_test_images_are_ignored_and_a_class_never_seen_is_allowed(pets_cl
     assert list(submission.columns) == ["id", *PETS, "wolf"] and len(submission) == len(sample)
     assert (submission.wolf < 0.2).all()
     np.testing.assert_allclose(submission[[*PETS, "wolf"]].sum(axis=1), 1, atol=1e-6)
+
+
+BRIGHT_FILE = ("from pipelines.image import image_competition\n"
+               "COMPETITION = image_competition(name='bright', slug='bright', id_column='id', target='score', "
+               "metric='rmse', size=32)\n")
+
+
+def test_predict_reproduces_a_regression_run_of_every_member(tmp_path, in_tmp, monkeypatch):
+    from pipelines import predict
+
+    user_competition(tmp_path, monkeypatch, "bright", BRIGHT_FILE)
+    data = make_pets(tmp_path / "bright", n_train=48, n_test=10, regression=True)
+    quick = [option for member in ("cnn", "finetune", "tiny") for value in QUICK[member] for option in ("--set", value)]
+    main(["bright", "--data-dir", str(data), "--submission", "s.csv", "--folds", "2",
+          "--set", "models=cnn,finetune,tiny", *quick, "--set", "finetune.max_epochs=1"])
+    [folder] = (in_tmp / "runs" / "bright").iterdir()
+    predict.main([str(folder), "--submission", "p.csv"])
+    assert (in_tmp / "p.csv").read_bytes() == (in_tmp / "s.csv").read_bytes()
+    assert np.isfinite(pd.read_csv(in_tmp / "s.csv").score).all()
