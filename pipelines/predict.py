@@ -77,7 +77,8 @@ def member_test_predictions(folder, competition, dataset, data_dir, workers):
     model predicting in this process or on the workers."""
     config = folder.config
     keys = fold_keys(config)
-    records = {(name, key): folder.finished_fold(name, key) for name in config["members"] for key in keys}
+    records = {(name, key): folder.finished_fold(name, key, to_predict=True)
+               for name in config["members"] for key in keys}
     unfinished = [pair for pair, record in records.items() if record is None]
     if unfinished:
         raise UserError(f"{folder.fold_path(*unfinished[0])} has no finished model; the run folder is incomplete")
@@ -117,7 +118,7 @@ def test_predictions(folder, data_dir, workers=Workers(), log=print):
         weights = folder.metrics["blend_weights"]
         parts = []
         for source, recorded, weight in zip(sources, config["sources"], weights.values()):
-            source.require_complete("predict from")
+            source.require_complete("predict from", to_predict=True)
             if sha256(source.path / "status.json") != recorded["status_sha256"]:
                 raise UserError(f"{source.path} changed after it was blended into {folder.path}; blend again")
             log(f"predicting with {source.path} (weight {weight:.3f})")
@@ -147,7 +148,7 @@ def test_predictions(folder, data_dir, workers=Workers(), log=print):
 def predict(run_dir, data_dir=None, submission_path=None, workers=Workers(), log=print):
     """Write the submission of a finished run for the test files in data_dir; returns its path."""
     folder = RunFolder.open(run_dir)
-    folder.require_complete("predict from")
+    folder.require_complete("predict from", to_predict=True)
     competition = competitions.get(*folder.require_config("competition"))
     changed = code_changes(folder.config.get("code", {}), code_version(competition.name))
     if changed:

@@ -45,6 +45,15 @@ LIBRARIES = ("torch", "pytorch-lightning", "scikit-learn", "optuna", "numpy", "p
 REPO = Path(__file__).resolve().parents[1]
 
 
+def needed_to_predict(name):
+    """Whether predicting from a run reads this file (of the run's or of a fold's folder): the models,
+    fitted features, configuration and records, not out-of-fold predictions, logs or plots (a
+    packaged run leaves those out)."""
+    path = Path(name)
+    return not (path.parts[0] in ("logs", "predictions") or path.suffix == ".png"
+                or path.name in ("oof.csv", "valid.npy", "valid_rows.npy", "test.npy", "worker.json"))
+
+
 def now():
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -199,13 +208,15 @@ class RunFolder:
         write_json(self.path / STATUS, {**previous, "status": state, "updated": now(), "host": socket.gethostname(),
                                         "pid": os.getpid(), **extra})
 
-    def require_complete(self, action):
+    def require_complete(self, action, to_predict=False):
+        """A complete run whose recorded files are intact (to_predict: those predicting reads)."""
         status = self.status
         if status["status"] != "complete":
             fix = (f"resume it with: python -m pipelines.run {self.config.get('competition', 'NAME')} --resume {self.path}"
                    if self.config.get("kind", "cv") == "cv" else "make it again")
             raise UserError(f"cannot {action} {self.path}: the run is {status['status']}, not complete; {fix}")
-        self.verify(status.get("files", {}))
+        files = status.get("files", {})
+        self.verify({name: files[name] for name in files if not to_predict or needed_to_predict(name)})
 
     def require_resumable(self):
         status = self.status
@@ -232,8 +243,9 @@ class RunFolder:
     def fold_path(self, member, fold):
         return self.path / "members" / member / fold_name(fold)
 
-    def finished_fold(self, member, fold):
-        """The fold's verified record, or None if the fold never finished."""
+    def finished_fold(self, member, fold, to_predict=False):
+        """The fold's verified record (to_predict: the files predicting reads), or None if the fold
+        never finished."""
         path = self.fold_path(member, fold)
         if not (path / RECORD).is_file():
             return None
@@ -244,7 +256,7 @@ class RunFolder:
         except (ValueError, KeyError, TypeError):
             raise UserError(f"{path / RECORD} is damaged: the run folder cannot be trusted; restore it, or delete "
                             "that fold's folder and resume the run to train it again") from None
-        self.verify(files, path)
+        self.verify({name: files[name] for name in files if not to_predict or needed_to_predict(name)}, path)
         self.verify({features["path"]: {"size": features["size"], "sha256": features["sha256"]}})
         return record
 

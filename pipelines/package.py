@@ -1,0 +1,265 @@
+"""python -m pipelines.package RUN_DIR: a finished run as a Kaggle dataset and an offline notebook.
+
+Code competitions run a notebook on the hidden test set with the internet off. The dataset holds
+what `pipelines.predict` reads of the run (fold or refit models, fitted features, configuration
+and records; no out-of-fold predictions, logs or plots), this project as a wheel, and wheels of
+the packages its installation needs that Kaggle's image lacks (or holds in a version the project
+does not accept). What the image provides is declared in pipelines/kaggle_image.json (or --image
+FILE, e.g. `pip list --format=json` from a Kaggle notebook): nothing is guessed. The notebook
+installs the bundled wheels with `pip install --no-index` and runs `pipelines.predict` on
+/kaggle/input/<competition> into /kaggle/working/submission.csv. Both folders are built in a
+temporary folder renamed into place when complete.
+"""
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+from .errors import UserError, cli_main
+from .run import add_debug_argument
+from .runfolder import REPO, RunFolder, needed_to_predict
+
+IMAGE = Path(__file__).with_name("kaggle_image.json")
+PROJECT = "kaggle-pipelines"
+SOURCES = ("pyproject.toml", "README.md", "pipelines", "competitions", "features", "submissions")
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux1_x86_64")
+
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_image(path):
+    """(python version, {canonical name: version}) of a declared image: this project's file or the
+    output of `pip list --format=json`."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise UserError(f"--image {path}: cannot read it as JSON ({error}); give pip list --format=json output "
+                        "or a file like pipelines/kaggle_image.json") from None
+    if isinstance(data, list):  # pip list --format=json
+        data = {"python": "3.11", "packages": {entry["name"]: entry["version"] for entry in data}}
+    return str(data.get("python", "3.11")), {canonical(name): version for name, version in data["packages"].items()}
+
+
+def run_files(folder):
+    """The run's files that predicting reads, relative to the run folder (every one verified first)."""
+    config = folder.config
+    if config.get("kind") == "blend":
+        raise UserError(f"{folder.path} is a blend of runs; package one run (python -m pipelines.package RUN_DIR)")
+    folder.require_complete("package")
+    keys = ["full"] if config["refit"] else list(range(config["folds"]))
+    names = {"config.json", "status.json", "metrics.json"}
+    names.update(name for name in folder.status.get("files", {}) if needed_to_predict(name))
+    names.update(path.name for path in folder.path.glob("stacker.skops*"))
+    for member in config["members"]:
+        for key in keys:
+            record = folder.finished_fold(member, key)
+            if record is None:
+                raise UserError(f"{folder.fold_path(member, key)} has no finished model; the run is incomplete")
+            base = folder.fold_path(member, key).relative_to(folder.path)
+            names.update(str(base / name) for name in record["files"] if needed_to_predict(name))
+            names.update({str(base / "record.json"), record["features"]["path"]})
+    return sorted(names)
+
+
+def requirement_closure(python, provided):
+    """{name: installed version} of the distributions installing this project needs beyond `provided`
+    (whose declared versions satisfy every requirement naming them), for Linux and `python`."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    environment = {"python_version": python, "python_full_version": f"{python}.0", "sys_platform": "linux",
+                   "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
+                   "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
+    needed, pending = {}, list(metadata.requires(PROJECT) or ())
+    while pending:
+        requirement = Requirement(pending.pop())
+        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+            continue
+        name = canonical(requirement.name)
+        if name in needed or (name in provided and requirement.specifier.contains(Version(provided[name]),
+                                                                                  prereleases=True)):
+            continue
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            raise UserError(f"{requirement.name}, which this project needs, is not installed here: install the "
+                            "project's dependencies (pip install -e .) before packaging") from None
+        needed[name] = distribution.version
+        pending.extend(distribution.requires or ())
+    return needed
+
+
+def pip(*args):
+    done = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, check=False)
+    last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or [""])[-1]
+    return done.returncode, last
+
+
+def project_wheel(folder):
+    """This project's wheel, built from a copy of its sources (the working tree stays clean)."""
+    with tempfile.TemporaryDirectory() as source:
+        for name in SOURCES:
+            path = REPO / name
+            if path.is_dir():
+                shutil.copytree(path, Path(source) / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                shutil.copy2(path, Path(source) / name)
+        code, last = pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "--quiet",
+                         "--wheel-dir", str(folder), source)
+    if code:
+        raise UserError(f"building this project's wheel failed ({last}); pip install setuptools, then retry")
+
+
+def download_wheels(needed, folder, python, wheelhouse=None):
+    """A wheel of each needed distribution for Kaggle's Python on Linux x86_64, from the package
+    index or, with `wheelhouse`, from that folder only."""
+    source = ["--no-index", "--find-links", str(wheelhouse)] if wheelhouse else []
+    platforms = [option for platform in PLATFORMS for option in ("--platform", platform)]
+    for name, version in sorted(needed.items()):
+        code, last = pip("download", "--no-deps", "--only-binary=:all:", "--quiet", "--python-version", python,
+                         "--implementation", "cp", *platforms, *source, "--dest", str(folder), f"{name}=={version}")
+        if code:
+            where = f"in {wheelhouse}" if wheelhouse else "on the package index"
+            raise UserError(f"no wheel of {name}=={version} for Kaggle's Python {python} on Linux x86_64 {where} "
+                            f"({last}); build one (pip wheel {name}=={version}) into a folder and pass --wheelhouse")
+
+
+def notebook(dataset, competition, slug):
+    """A readable notebook: install the bundled wheels without a network, then predict."""
+    def cell(kind, name, text):
+        lines = text.strip("\n").splitlines(keepends=True)
+        base = {"cell_type": kind, "id": name, "metadata": {}, "source": lines}
+        return base if kind == "markdown" else {**base, "execution_count": None, "outputs": []}
+
+    install = f'''import os
+import subprocess
+import sys
+
+DATASET = "/kaggle/input/{dataset}"  # the run, this project and the wheels Kaggle's image lacks
+subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--find-links", f"{{DATASET}}/wheels",
+                "{PROJECT}"], check=True)
+'''
+    predict = f'''# the competition's test files, as Kaggle mounts them; images decode into a cache outside the outputs
+subprocess.run([sys.executable, "-m", "pipelines.predict", f"{{DATASET}}/run",
+                "--data-dir", "/kaggle/input/{slug}", "--submission", "/kaggle/working/submission.csv"],
+               check=True, env={{**os.environ, "PIPELINES_CACHE_DIR": "/tmp/pipelines-cache"}})
+'''
+    return {"cells": [cell("markdown", "about", f"# {competition}: predict offline\n\nThe models, this project and the "
+                                      f"packages Kaggle's image lacks come from the dataset `{dataset}`; the "
+                                      "internet stays off."),
+                      cell("code", "install", install), cell("code", "predict", predict)],
+            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                         "language_info": {"name": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def kaggle_user(user):
+    """--user, else the user name of the Kaggle credentials (never their key), else a placeholder."""
+    import os
+
+    from .kaggle_client import credential_files
+
+    if user or os.environ.get("KAGGLE_USERNAME"):
+        return user or os.environ["KAGGLE_USERNAME"]
+    for path in credential_files():
+        try:
+            return json.loads(path.read_text())["username"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return "YOUR-KAGGLE-NAME"
+
+
+def build(folder, out, image=IMAGE, wheelhouse=None, gpu=False, user=None, log=print):
+    """Write the dataset and notebook folders of the finished run `folder` into `out`; returns it."""
+    import competitions
+
+    config = folder.config
+    competition = competitions.get(config["competition"])
+    files = run_files(folder)
+    python, provided = read_image(image)
+    needed = requirement_closure(python, provided)
+    user = kaggle_user(user)
+    dataset_slug = f"{competition.name.replace('_', '-')}-run-{folder.path.name[:15].lower()}"[:50]
+    gpu = gpu or config.get("preset") == "gpu"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        dataset = temporary / "dataset"
+        for name in files:
+            (dataset / "run" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(folder.path / name, dataset / "run" / name)
+        project_wheel(dataset / "wheels")
+        download_wheels(needed, dataset / "wheels", python, wheelhouse)
+        (dataset / "dataset-metadata.json").write_text(json.dumps(
+            {"title": f"{competition.name} run {folder.path.name}"[:50], "id": f"{user}/{dataset_slug}",
+             "licenses": [{"name": "CC0-1.0"}]}, indent=2))
+        kernel = temporary / "notebook"
+        kernel.mkdir()
+        (kernel / "predict.ipynb").write_text(json.dumps(notebook(dataset_slug, competition.name, competition.slug),
+                                                         indent=1))
+        (kernel / "kernel-metadata.json").write_text(json.dumps(
+            {"id": f"{user}/{dataset_slug}-predict", "title": f"{dataset_slug} predict", "code_file": "predict.ipynb",
+             "language": "python", "kernel_type": "notebook", "is_private": True, "enable_gpu": gpu,
+             "enable_tpu": False, "enable_internet": False, "dataset_sources": [f"{user}/{dataset_slug}"],
+             "competition_sources": [competition.slug], "kernel_sources": [], "model_sources": []}, indent=2))
+        if out.exists():
+            out.rmdir()  # checked empty by the caller
+        temporary.rename(out)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    size = sum(path.stat().st_size for path in (out / "dataset").rglob("*") if path.is_file())
+    wheels = sorted(path.name for path in (out / "dataset" / "wheels").glob("*.whl"))
+    log(f"dataset {user}/{dataset_slug}: {len(files)} run files, {len(wheels)} wheels "
+        f"({', '.join(wheels[:6])}{', ...' if len(wheels) > 6 else ''}), {size / 2**20:.1f} MiB")
+    log(f"notebook: {out / 'notebook' / 'predict.ipynb'} (internet off, {'GPU' if gpu else 'CPU'})")
+    recorded = config.get("versions") or {}
+    other = [f"{name} {provided[canonical(name)]} (the run: {version})" for name, version in recorded.items()
+             if canonical(name) in provided and canonical(name) not in needed and version
+             and provided[canonical(name)] != version.split("+")[0]]
+    if other:
+        log(f"warning: Kaggle's image holds {', '.join(other)}; its predictions may differ from the run's "
+            "in the last digits")
+    return out
+
+
+def check_out(out):
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"--out {out} exists and is not empty; choose a new folder (or remove that one)")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m pipelines.package", description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", help="a finished run's folder, e.g. runs/house_prices/20261123T101500123456Z")
+    parser.add_argument("--out", help="the folder to write (default packages/<competition>-<run>)")
+    parser.add_argument("--gpu", action="store_true", help="the notebook runs on a GPU (default: when the run's "
+                        "preset is gpu)")
+    parser.add_argument("--image", default=str(IMAGE), help="what Kaggle's image provides: pip list --format=json "
+                        "output or a file like pipelines/kaggle_image.json (the default)")
+    parser.add_argument("--wheelhouse", help="take the wheels from this folder only (no package index)")
+    parser.add_argument("--user", help="your Kaggle user name in the metadata (default: from your credentials)")
+    add_debug_argument(parser)
+    return parser
+
+
+@cli_main
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    folder = RunFolder.open(args.run_dir)
+    out = Path(args.out) if args.out else Path("packages") / f"{folder.config.get('competition')}-{folder.path.name}"
+    check_out(out)
+    if args.wheelhouse and not Path(args.wheelhouse).is_dir():
+        raise UserError(f"--wheelhouse {args.wheelhouse}: no such folder")
+    build(folder, out, args.image, args.wheelhouse, args.gpu, args.user)
+    print(out)
+
+
+if __name__ == "__main__":
+    main()

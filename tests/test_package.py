@@ -1,0 +1,175 @@
+"""pipelines.package: a finished run as a Kaggle dataset and notebook, run offline in a fresh
+environment that sees only the declared "Kaggle image" packages."""
+import json
+import re
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from pipelines.package import PROJECT, canonical
+from pipelines.package import main as package_main
+from pipelines.run import main as run_main
+from tests.synthetic import make_cifar, make_house_prices
+
+MISSING = "six"  # a package the test image lacks: its wheel must come from the wheelhouse
+
+
+def kaggle_image(root):
+    """(python of a fresh virtual environment that sees only this environment's packages less the project
+    and MISSING, through symlinks; the image file declaring them)."""
+    site = root / "image-site"
+    site.mkdir(parents=True)
+    packages = {}
+    for distribution in metadata.distributions():
+        name = canonical(distribution.metadata["Name"])
+        if name in (PROJECT, MISSING) or not distribution.files:
+            continue
+        packages[name] = distribution.version
+        for top in {file.parts[0] for file in distribution.files} - {"..", "__pycache__"}:
+            source, target = Path(distribution.locate_file(top)), site / top
+            if source.exists() and not target.exists():
+                target.symlink_to(source)
+    environment = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(environment)], check=True)
+    python = environment / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    Path(purelib, "kaggle-image.pth").write_text(f"{site}\n")
+    image = root / "image.json"
+    image.write_text(json.dumps({"python": sysconfig.get_python_version(), "packages": packages}))
+    return python, image
+
+
+def wheelhouse_of_missing(root):
+    """A wheel of MISSING built offline from its installed module."""
+    source, house = root / "six-source", root / "wheelhouse"
+    source.mkdir()
+    version = metadata.version(MISSING)
+    (source / "six.py").write_text(Path(metadata.distribution(MISSING).locate_file("six.py")).read_text())
+    (source / "pyproject.toml").write_text(
+        f'[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "six"\nversion = "{version}"\n[tool.setuptools]\npy-modules = ["six"]\n')
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+                    "--wheel-dir", str(house), str(source)], check=True)
+    return house
+
+
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kaggle")
+    python, image = kaggle_image(root)
+    return python, image, wheelhouse_of_missing(root)
+
+
+def run_notebook(package, python, data_dir, root):
+    """The notebook's code cells as one script, /kaggle remapped to `root`, in the fresh environment."""
+    kernel = json.loads((package / "notebook" / "kernel-metadata.json").read_text())
+    dataset = kernel["dataset_sources"][0].split("/")[1]
+    (root / "input").mkdir(parents=True)
+    (root / "working").mkdir()
+    (root / "input" / dataset).symlink_to((package / "dataset").resolve())
+    (root / "input" / kernel["competition_sources"][0]).symlink_to(data_dir.resolve())
+    cells = json.loads((package / "notebook" / "predict.ipynb").read_text())["cells"]
+    code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    code = re.sub(r"/kaggle|/tmp", lambda match: str(root) if match.group() == "/kaggle" else f"{root}/temp", code)
+    done = subprocess.run([str(python), "-c", code],
+                          cwd=root / "working", capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root / "working" / "submission.csv"
+
+
+@pytest.mark.parametrize("name, make, argv", [
+    ("house_prices", lambda root: make_house_prices(root / "house-prices-advanced-regression-techniques"),
+     ["--folds", "2", "--set", "models=lasso,hgb"]),
+    ("cifar10", lambda root: make_cifar(root / "cifar-10", n_train=60, n_test=20),
+     ["--folds", "2", "--set", "cnn.max_epochs=1", "--set", "cnn.widths=8,8,8", "--set", "cnn.batch_size=16"]),
+])
+def test_a_packaged_run_predicts_offline_byte_for_byte(name, make, argv, offline, tmp_path, in_tmp, capsys):
+    python, image, wheelhouse = offline
+    data_dir = make(tmp_path)
+    run_main([name, "--data-dir", str(data_dir), "--submission", "s.csv", *argv])
+    [run_dir] = (in_tmp / "runs" / name).iterdir()
+    package_main([str(run_dir), "--out", "pkg", "--image", str(image), "--wheelhouse", str(wheelhouse),
+                  "--user", "someone"])
+    out = capsys.readouterr().out
+    wheels = sorted(path.name.split("-")[0] for path in (in_tmp / "pkg" / "dataset" / "wheels").iterdir())
+    assert wheels == ["kaggle_pipelines", MISSING]  # the project and what the image lacks, nothing else
+    run_files = {str(p.relative_to(in_tmp / "pkg" / "dataset" / "run")) for p in (in_tmp / "pkg" / "dataset" / "run").rglob("*")
+                 if p.is_file()}
+    assert "config.json" in run_files and not any(f.startswith("predictions/") or "/logs/" in f or f.endswith(
+        ("valid.npy", "oof.csv", ".png")) for f in run_files)
+    kernel = json.loads((in_tmp / "pkg" / "notebook" / "kernel-metadata.json").read_text())
+    assert kernel["enable_internet"] is False and kernel["competition_sources"] == [data_dir.name]
+    assert kernel["dataset_sources"][0].startswith("someone/") and "pkg" in out.splitlines()[-1]
+    metadata_file = json.loads((in_tmp / "pkg" / "dataset" / "dataset-metadata.json").read_text())
+    assert metadata_file["id"] == kernel["dataset_sources"][0]
+    test_only = tmp_path / "test-only"
+    test_only.mkdir()
+    for path in data_dir.iterdir():
+        if not path.name.startswith(("train", "trainLabels")):
+            (test_only / path.name).symlink_to(path)
+    submission = run_notebook(in_tmp / "pkg", python, test_only, tmp_path / "kaggle")
+    assert submission.read_bytes() == (in_tmp / "s.csv").read_bytes()
+
+
+def finished_house_run(tmp_path, in_tmp):
+    data_dir = make_house_prices(tmp_path / "house")
+    run_main(["house_prices", "--data-dir", str(data_dir), "--submission", "s.csv", "--folds", "2",
+              "--set", "models=lasso"])
+    [run_dir] = (in_tmp / "runs" / "house_prices").iterdir()
+    return run_dir
+
+
+def damaged(run_dir):
+    model = run_dir / "members" / "lasso" / "fold-0" / "model.skops"
+    model.write_bytes(model.read_bytes() + b"x")
+
+
+def incomplete(run_dir):
+    status = json.loads((run_dir / "status.json").read_text())
+    (run_dir / "status.json").write_text(json.dumps({**status, "status": "failed"}))
+
+
+BAD = {
+    "an incomplete run": (incomplete, [], r"cannot package .*: the run is failed, not complete"),
+    "a file that does not match its hash": (damaged, [], r"model.skops changed after the run wrote it"),
+    "an output folder that is not empty": (lambda run_dir: Path("pkg", "x").parent.mkdir() or Path("pkg", "x").touch(),
+                                           [], r"--out pkg exists and is not empty"),
+    "no wheel for a missing package": (lambda run_dir: None, ["--wheelhouse", "empty"],
+                                       rf"no wheel of {MISSING}==[\d.]+ for Kaggle's Python .* in empty"),
+    "an unreadable image list": (lambda run_dir: Path("image.json").write_text("{"), ["--image", "image.json"],
+                                 r"--image image.json: cannot read it as JSON"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_is_one_clear_error_and_writes_nothing(case, offline, tmp_path, in_tmp, capsys):
+    _, image, _ = offline
+    run_dir = finished_house_run(tmp_path, in_tmp)
+    capsys.readouterr()
+    damage, extra, message = BAD[case]
+    damage(run_dir)
+    Path("empty").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        package_main([str(run_dir), "--out", "pkg", "--image", str(image), "--user", "someone", *extra])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert re.search(message, err), err
+    leftovers = [path.name for path in Path(".").iterdir() if path.name.startswith(".pkg")]
+    assert not leftovers and (not Path("pkg").exists() or case == "an output folder that is not empty")
+
+
+def test_the_wheel_holds_the_declared_image_list(tmp_path):
+    from pipelines.package import project_wheel
+
+    project_wheel(tmp_path)
+    [wheel] = tmp_path.glob("kaggle_pipelines-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "pipelines/kaggle_image.json" in names and "competitions/cifar10.py" in names
+    assert not any("__pycache__" in name or name.startswith("tests/") for name in names)
