@@ -12,6 +12,7 @@ COMPETITION = image_competition(
     id_column="id",
     target="label",
     metric="accuracy",
+    classes=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
     labels="trainLabels.csv",
     sample_submission="sampleSubmission.csv",
     size=32,

@@ -90,7 +90,14 @@ class ImageSource:
         self.archive = None if self.folder else Archive(self.archive_path)
         names = (sorted(str(p.relative_to(self.folder)) for p in self.folder.rglob("*") if p.is_file())
                  if self.folder else self.archive.files())
-        self.by_id = {Path(name).stem: name for name in names if not Path(name).name.startswith(".")}
+        self.files = names = [name for name in names if not Path(name).name.startswith(".")]
+        self.by_id, self.repeated = {}, {}
+        for name in names:  # an id is a file's name without its extension (or with it)
+            stem = Path(name).stem
+            if stem in self.by_id:
+                self.repeated.setdefault(stem, [self.by_id[stem]]).append(name)
+            self.by_id[stem] = name
+        self.by_id.update({Path(name).name: name for name in names if Path(name).name not in self.by_id})
 
     @property
     def where(self):
@@ -102,16 +109,26 @@ class ImageSource:
             stat = self.archive_path.stat()
             return {"archive": self.archive_path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
         digest = hashlib.sha256()
-        for name in sorted(self.by_id.values()):
+        for name in sorted(self.files):
             stat = (self.folder / name).stat()
             digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
         return {"folder": self.folder.name, "files": digest.hexdigest()}
 
     def require(self, ids, listed_in):
+        repeated = [i for i in ids if str(i) in self.repeated]
+        if repeated:
+            files = self.repeated[str(repeated[0])]
+            raise UserError(f"{self.where} has {len(files)} files for id {repeated[0]} ({', '.join(files[:3])}); "
+                            "keep one image per id")
         missing = [i for i in ids if str(i) not in self.by_id]
         if missing:
             raise UserError(f"{listed_in} lists id {missing[0]} but {self.where} has no image for it "
                             f"({len(missing)} missing); use the complete files from Kaggle")
+
+    def unlisted(self, ids):
+        """How many files no id of `ids` names."""
+        ids = set(map(str, ids))
+        return sum(Path(name).stem not in ids and Path(name).name not in ids for name in self.files)
 
     def read(self, ids):
         """{id: encoded bytes} for the given ids."""

@@ -173,6 +173,8 @@ class BlendedDataset:
         self.y = folder.predictions("target")
         self.train_ids, self.test_ids = folder.predictions("train_ids"), folder.predictions("test_ids")
         self.sample = read_csv(folder.path / "sample_submission.csv")
+        if self.test_ids.dtype.kind in "UOT":  # ids read as text (image competitions): 00042 stays 00042
+            self.sample = read_csv(folder.path / "sample_submission.csv", text=[self.sample.columns[0]])
         self.info = {"classes": folder.config.get("classes")}
 
 

@@ -62,8 +62,10 @@ class LightningEstimator:
         from .trainer import make_trainer, torch_threads
 
         trainer = make_trainer(1, progress=False, precision=self.precision)
+        size = self.datamodule_params.get("eval_batch_size")
+        loader = self._datamodule_class().predict_loader(X, **({"batch_size": size} if size else {}))
         with torch_threads(self.threads or devices.THREADS):
-            batches = trainer.predict(self.module_, self._datamodule_class().predict_loader(X))
+            batches = trainer.predict(self.module_, loader)
         return torch.cat(batches).float().cpu().numpy().astype(np.float64)
 
     def save(self, folder):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from features.embeddings import VIEWS
+from features.images import RESIZE
 
 from .competition import Competition, Member
 from .data import Dataset, read_csv, require_unique
@@ -33,16 +34,17 @@ PHOTO_MEMBERS = ("lite1", "lite2")
 SMALL_MEMBERS = ("cnn",)
 
 
-def sample_classes(sample, labels, target, where):
-    """Classes = the sample's probability columns; each label must be one of them (compared as text)."""
-    classes = [str(column) for column in sample.columns[1:]]
+def declared_classes(classes, labels, target, where, of="the sample's columns"):
+    """Classes as declared (or the sample's probability columns); each label must be one of them
+    (compared as text)."""
+    classes = [str(name) for name in classes]
     index = {name: k for k, name in enumerate(classes)}
     text = labels[target].astype(str)
     known = text.isin(classes).to_numpy()
     if not known.all():
         row = int(np.flatnonzero(~known)[0])
         raise UserError(f"{where} row {row + 2}: label {labels[target].iloc[row]!r} is not one of the {len(classes)} "
-                        f"classes ({', '.join(classes[:4])}, ...) of the sample's columns; fix or remove that row")
+                        f"classes ({', '.join(classes[:4])}, ...) of {of}; fix or remove that row")
     y = text.map(index).to_numpy(dtype=np.int64)
     if len(np.unique(y)) < 2:
         raise UserError(f"{where}: target {target!r} has one class only; a classifier needs two or more")
@@ -57,7 +59,7 @@ def unseen_classes(classes, y, where, log):
 
 
 def image_loader(id_column, target, metric, labels, images, test_images, form, positive, sample_submission,
-                 resize, cache_name, defaults):
+                 resize, cache_name, defaults, classes=None, imagenet_classes=None):
     def load(data_dir, params=None, train=True, log=print):
         from features.images import ImageSource, cached_images
 
@@ -69,25 +71,33 @@ def image_loader(id_column, target, metric, labels, images, test_images, form, p
         test_source = ImageSource(data_dir, test_images)
         test_ids = sample[id_column].to_list()
         test_source.require(test_ids, sample_path)
-        ignored = len(set(test_source.by_id) - set(test_ids))
+        ignored = test_source.unlisted(test_ids)
         if ignored:
             log(f"{ignored} images in {test_source.where} are not in {sample_submission}: ignored")
         dataset = Dataset(X=None, y=None, X_test=None, test_ids=sample[id_column].to_numpy(), sample=sample,
                           train_ids=None, inputs=[sample_path, test_source.where])
         if train:
             labels_path = data_dir / labels
-            frame = read_csv(labels_path, [id_column, target], text=[id_column])
+            # labels are text, as the CSV holds them: a class 01 stays 01 in the submission
+            frame = read_csv(labels_path, [id_column, target], text=[id_column, target] if metric.classification
+                             else [id_column])
             require_unique(frame, id_column, labels_path)
-            if form == "probabilities" and metric.classification:
-                dataset.y, classes = sample_classes(sample, frame, target, labels_path)
-                unseen_classes(classes, dataset.y, labels_path, log)
+            if metric.classification and (classes is not None or form == "probabilities"):
+                declared = classes if classes is not None else sample.columns[1:]
+                of = "the declared classes" if classes is not None else "the sample's columns"
+                dataset.y, found = declared_classes(declared, frame, target, labels_path, of)
+                unseen_classes(found, dataset.y, labels_path, log)
             else:
                 from .data import model_space_target
 
-                dataset.y, classes = model_space_target(frame[target], metric, labels_path)
+                dataset.y, found = model_space_target(frame[target], metric, labels_path)
             if metric.classification:
-                check_classes(classes, form, positive, sample, target, labels_path)
-                dataset.info["classes"] = classes
+                check_classes(found, form, positive, sample, target, labels_path)
+                if imagenet_classes and len(found) > imagenet_classes[1] - imagenet_classes[0]:
+                    raise UserError(f"{labels_path}: {len(found)} classes, but imagenet_classes={imagenet_classes} "
+                                    f"holds {imagenet_classes[1] - imagenet_classes[0]}; give the range of ImageNet "
+                                    "classes that contains every class, or leave imagenet_classes out")
+                dataset.info["classes"] = found
             train_source = ImageSource(data_dir, images)
             train_ids = frame[id_column].to_list()
             train_source.require(train_ids, labels_path)
@@ -104,14 +114,16 @@ def image_loader(id_column, target, metric, labels, images, test_images, form, p
     return load
 
 
-def image_classes(id_column, target, labels, form, sample_submission):
+def image_classes(id_column, target, labels, form, sample_submission, declared=None):
     def classes(data_dir):
         data_dir = Path(data_dir)
+        if declared is not None:
+            return [str(name) for name in declared]
         if form == "probabilities":
             return [str(c) for c in read_csv(data_dir / sample_submission, [id_column]).columns[1:]]
         from sklearn.preprocessing import LabelEncoder
 
-        values = read_csv(data_dir / labels, [target])[target].dropna()
+        values = read_csv(data_dir / labels, [target], text=[target])[target].dropna()
         return LabelEncoder().fit(values.to_numpy()).classes_.tolist()
 
     return classes
@@ -119,14 +131,15 @@ def image_classes(id_column, target, labels, form, sample_submission):
 
 def image_competition(name, slug, id_column, target, metric, labels="train.csv", images="train",
                       test_images="test", submission="label", size=224, resize="crop", members=None,
-                      imagenet_classes=None, params=None, presets=None, positive=None, target_transform=None,
+                      classes=None, imagenet_classes=None, params=None, presets=None, positive=None, target_transform=None,
                       sample_submission="sample_submission.csv", description=""):
     """A Competition for Kaggle's image layout: `labels` (a CSV of id and target), the images of
     `images` and `test_images` (folders or .zip/.7z archives of files named by id), and the sample.
 
     metric: a name from pipelines/metrics.py (a regression metric gives a number per image);
     submission: "label", "probability" (binary: the `positive` class's) or "probabilities" (a column
-    per class: the classes are the sample's columns); size: every image is fitted to size x size
+    per class: the classes are the sample's columns); classes: the class names, when known (a label
+    outside them is an error; default: the labels' values); size: every image is fitted to size x size
     (--set image_size=...), by `resize` = "crop" (aspect kept, centre crop), "pad" or "stretch";
     members: names from pipelines/image_members.py (lite0, lite1, lite2, finetune, cnn), or a dict
     of name -> such a name or a Member (default: all of them; the models run by default are cnn
@@ -137,6 +150,11 @@ def image_competition(name, slug, id_column, target, metric, labels="train.csv",
     metric = with_target_transform(metric_named(metric) if isinstance(metric, str) else metric, target_transform)
     if submission not in FORMS:
         raise ValueError(f"submission={submission!r}: choose one of {', '.join(FORMS)}")
+    if resize not in RESIZE:
+        raise ValueError(f"resize={resize!r}: choose one of {', '.join(RESIZE)}")
+    if imagenet_classes is not None and not (len(imagenet_classes) == 2 and
+                                             0 <= imagenet_classes[0] < imagenet_classes[1] <= 1000):
+        raise ValueError(f"imagenet_classes={imagenet_classes!r}: give (first, stop) with 0 <= first < stop <= 1000")
     small = size <= SMALL
     members = tuple(LIBRARY) if members is None else members  # every one can be chosen per run
     chosen = members if isinstance(members, dict) else {member: member for member in members}
@@ -159,11 +177,11 @@ def image_competition(name, slug, id_column, target, metric, labels="train.csv",
     competition = Competition(
         name=name, slug=slug, metric=metric,
         load=image_loader(id_column, target, metric, labels, images, test_images, submission, positive,
-                          sample_submission, resize, name, lambda: competition.defaults),
+                          sample_submission, resize, name, lambda: competition.defaults, classes, imagenet_classes),
         members=built, params=shared, splitter=default_splitter(metric.classification, False),
         submission=tabular_submission(id_column, target, metric, submission, positive),
         check_submission=tabular_check(metric, submission),
-        classes=image_classes(id_column, target, labels, submission, sample_submission)
+        classes=image_classes(id_column, target, labels, submission, sample_submission, classes)
         if metric.classification else None,
         monitor="valid_loss", presets=merged, description=description,
         files=(labels, sample_submission), sample_submission=sample_submission,

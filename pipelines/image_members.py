@@ -15,7 +15,7 @@ Model code is imported when a model is built, so declaring a competition imports
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from features.embeddings import VIEWS, BackboneEmbedding
+from features.embeddings import BackboneEmbedding
 from pipelines.competition import Member
 from pipelines.estimator import LightningEstimator
 from pipelines.members import THREADS
@@ -34,9 +34,14 @@ def frozen(backbone):
             return embedding if source else make_pipeline(embedding, StandardScaler())
 
         return Member(features, imagenet_head(source) if source else embedding_head(classification),
-                      imagenet_head_params() if source else embedding_head_params())
+                      imagenet_head_params() if source else for_task(embedding_head_params(), classification))
 
     return member
+
+
+def for_task(params, classification):
+    """A member's parameters without those that only classes use (label smoothing) for a number."""
+    return params if classification else {key: value for key, value in params.items() if key != "label_smoothing"}
 
 
 def embedding_head(classification):
@@ -115,13 +120,14 @@ def finetune(classification, imagenet_classes=None):
         if classification:
             source = tuple(imagenet_classes) if imagenet_classes else None
             module_params.update(n_classes=p["n_classes"], source_classes=source, label_smoothing=p["label_smoothing"])
-        data, options = image_data(p, {"mirrored": True, "shift": p["shift"], "eval_batch_size": 128},
+        data, options = image_data(p, {"mirrored": True, "shift": p["shift"]},
                                    lambda: finetune_train_transform(p["image_size"]))
+        options["eval_batch_size"] = p["eval_batch_size"]
         return LightningEstimator(FineTunedBackbone if classification else FineTunedRegressor, module_params,
                                   batch_size=p["batch_size"], max_epochs=p["max_epochs"],
                                   datamodule_class=data, datamodule_params=options)
 
-    return Member(images_as_they_are, model, {
+    return Member(images_as_they_are, model, for_task({
         "backbone": Param("lite0", choices=BACKBONES),
         "weights": "",                  # a compatible checkpoint instead of the packaged weights
         "unfreeze": Param(5, low=0),    # trained blocks, counted from the last (Lite0 has 16)
@@ -134,9 +140,10 @@ def finetune(classification, imagenet_classes=None):
         "augment": Param("tensor", choices=AUGMENT),  # mirrors and shifts on the device, or random crops per image
         "shift": Param(8, low=0),
         "batch_size": Param(64, low=1),
+        "eval_batch_size": Param(128, low=1),  # validation and test images at a time (photos: activations are large)
         "max_epochs": Param(8, low=1),
         "num_workers": Param(0, low=0),  # loader workers for augment=albumentations
-    })
+    }, classification))
 
 
 def cnn(classification, imagenet_classes=None):
@@ -156,7 +163,7 @@ def cnn(classification, imagenet_classes=None):
                                   datamodule_class=data, datamodule_params=options)
 
     # the defaults suit a 2-core CPU; the image recipe's gpu preset sets airbench94's
-    return Member(images_as_they_are, model, {
+    return Member(images_as_they_are, model, for_task({
         "model": Param("airbench", choices=("airbench", "resnet18")),   # resnet18: D2L's CIFAR ResNet-18
         "widths": Param((32, 64, 128), low=1),  # airbench94's are (64, 256, 256); ResNet-18 (64, 128, 256, 512)
         "max_epochs": Param(8, low=1),
@@ -180,7 +187,7 @@ def cnn(classification, imagenet_classes=None):
         "channels_last": True,
         "compile": False,                               # torch.compile the network (on a GPU only)
         "num_workers": Param(0, low=0),                 # loader workers for augment=albumentations
-    })
+    }, classification))
 
 
 LIBRARY = {**{backbone: frozen(backbone) for backbone in BACKBONES}, "finetune": finetune, "cnn": cnn}

@@ -80,9 +80,10 @@ def tabular_submission(id_column, target, metric, form, positive):
             frame[target] = pd.Series([classes[k] for k in np.argmax(predictions, axis=1)], dtype=object)
         elif form == "probability":
             frame[target] = np.asarray(predictions)[:, classes.index(positive) if positive is not None else -1]
-        else:  # rows summing to 1 exactly, as Kaggle's log loss expects (a blend's sum is 1 up to rounding)
+        else:  # rows summing to 1 exactly where rounding left them off by a little (a blend's); others fail the check
             probabilities = np.array(predictions, dtype=np.float64)
-            probabilities /= probabilities.sum(axis=1, keepdims=True)
+            sums = probabilities.sum(axis=1, keepdims=True)
+            probabilities = np.where(np.abs(sums - 1) < 1e-6, probabilities / sums, probabilities)
             columns = pd.DataFrame(probabilities, columns=[str(name) for name in classes])
             frame = pd.concat([frame, columns], axis=1)
         return frame

@@ -249,3 +249,41 @@ def test_predict_reproduces_a_regression_run_of_every_member(tmp_path, in_tmp, m
     predict.main([str(folder), "--submission", "p.csv"])
     assert (in_tmp / "p.csv").read_bytes() == (in_tmp / "s.csv").read_bytes()
     assert np.isfinite(pd.read_csv(in_tmp / "s.csv").score).all()
+
+
+def test_labels_are_text_and_an_id_may_name_its_extension(tmp_path, in_tmp):
+    """Classes 01/02/03 stay 01/02/03 in the submission; labels.csv may list 00004.png for 00004."""
+    data = make_pets(tmp_path / "codes")
+    labels = pd.read_csv(data / "train.csv", dtype={"id": str})
+    labels["label"] = labels.label.map({"cat": "01", "dog": "02", "fox": "03"})
+    labels.loc[4, "id"] = next((data / "train").glob("00004.*")).name
+    labels.to_csv(data / "train.csv", index=False)
+    competition = image_competition(name="codes", slug="codes", id_column="id", target="label", metric="accuracy",
+                                    size=32, members=("tiny",))
+    result, submission = run_quick(competition, data, "tiny", folds=2)
+    assert set(pd.read_csv(in_tmp / "s.csv", dtype=str).label) <= {"01", "02", "03"}
+
+
+def test_two_files_for_one_id_are_refused(tmp_path, in_tmp):
+    data = make_pets(tmp_path / "twice")
+    write_image(data / "train" / "00003.bmp", image((20, 20)), "png")
+    competition = image_competition(name="twice", slug="twice", id_column="id", target="label", metric="accuracy")
+    with pytest.raises(UserError, match=r"has 2 files for id 00003 .*keep one image per id"):
+        competition.load(data)
+
+
+def test_declared_classes_and_imagenet_ranges_are_checked(tmp_path, in_tmp):
+    with pytest.raises(ValueError, match="imagenet_classes"):
+        image_competition(name="x", slug="x", id_column="id", target="label", metric="accuracy",
+                          imagenet_classes=(10, 5))
+    with pytest.raises(ValueError, match="resize='fit'"):
+        image_competition(name="x", slug="x", id_column="id", target="label", metric="accuracy", resize="fit")
+    data = make_pets(tmp_path / "few")
+    competition = image_competition(name="few", slug="few", id_column="id", target="label", metric="accuracy",
+                                    imagenet_classes=(151, 153))
+    with pytest.raises(UserError, match=r"3 classes, but imagenet_classes=\(151, 153\) holds 2"):
+        competition.load(data, {"models": ("lite0",)})
+    competition = image_competition(name="few", slug="few", id_column="id", target="label", metric="accuracy",
+                                    classes=("cat", "dog"))
+    with pytest.raises(UserError, match=r"label 'fox' is not one of the 2 classes .* of the declared classes"):
+        competition.load(data)

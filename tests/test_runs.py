@@ -342,6 +342,21 @@ def test_blend_runs_into_a_run_folder_that_predict_reproduces(house_dir, in_tmp,
     assert not (in_tmp / "bad.csv").exists()
 
 
+def test_blend_image_runs_whose_ids_are_text(tmp_path, in_tmp, capsys):
+    folder = make_cifar(tmp_path / "cifar-10", n_train=60, n_test=12)
+    common = ["cifar10", "--data-dir", str(folder), "--folds", "2", "--set", "cnn.widths=8,8,8",
+              "--set", "cnn.batch_size=16"]
+    run_main([*common, "--set", "cnn.max_epochs=1", "--submission", "a.csv"])
+    run_main([*common, "--set", "cnn.max_epochs=2", "--submission", "b.csv"])
+    a, b = sorted((in_tmp / "runs" / "cifar10").iterdir())
+    blend_cli.main([str(a), str(b), "--submission", "blend.csv"])
+    submission = pd.read_csv(in_tmp / "blend.csv")
+    assert submission.id.tolist() == pd.read_csv(folder / "sampleSubmission.csv").id.tolist()
+    [blended] = [path for path in (in_tmp / "runs" / "cifar10").iterdir() if path not in (a, b)]
+    predict_cli.main([str(blended), "--submission", "again.csv"])
+    assert (in_tmp / "again.csv").read_bytes() == (in_tmp / "blend.csv").read_bytes()
+
+
 def test_tensorboard_logger(house_dir, in_tmp, capsys):
     pytest.importorskip("tensorboard")
     run_main(["house_prices", "--data-dir", str(house_dir), "--submission", "s.csv", "--folds", "2",
