@@ -230,6 +230,27 @@ def build(folder, out, image=IMAGE, wheelhouse=None, gpu=False, user=None, log=p
     return out
 
 
+def push(out, api, log=print):
+    """Create the dataset (or add a version to it), then push the notebook, through the kaggle
+    package's public API; returns the notebook's address."""
+    from .kaggle_client import kaggle_errors, quiet_output
+
+    dataset = out / "dataset"
+    ref = json.loads((dataset / "dataset-metadata.json").read_text())["id"]
+    with kaggle_errors(f"uploading the dataset {ref}"), quiet_output():
+        result = api.dataset_create_new(str(dataset), public=False, quiet=True, dir_mode="zip")
+        if result.error and "already in use" in result.error:  # ours from an earlier push: a new version
+            result = api.dataset_create_version(str(dataset), f"run {out.name}", quiet=True, dir_mode="zip")
+    if result.error:
+        raise UserError(f"Kaggle refused the dataset {ref}: {result.error}")
+    log(f"dataset: {result.url or ref}")
+    with kaggle_errors("pushing the notebook"), quiet_output():
+        kernel = api.kernels_push(str(out / "notebook"))
+    if kernel.error:
+        raise UserError(f"Kaggle refused the notebook: {kernel.error}")
+    return kernel.url
+
+
 def check_out(out):
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"--out {out} exists and is not empty; choose a new folder (or remove that one)")
@@ -245,6 +266,8 @@ def build_parser():
                         "output or a file like pipelines/kaggle_image.json (the default)")
     parser.add_argument("--wheelhouse", help="take the wheels from this folder only (no package index)")
     parser.add_argument("--user", help="your Kaggle user name in the metadata (default: from your credentials)")
+    parser.add_argument("--push", action="store_true", help="upload the dataset (or a new version of it) and "
+                        "push the notebook to Kaggle (needs credentials)")
     add_debug_argument(parser)
     return parser
 
@@ -257,7 +280,17 @@ def main(argv=None):
     check_out(out)
     if args.wheelhouse and not Path(args.wheelhouse).is_dir():
         raise UserError(f"--wheelhouse {args.wheelhouse}: no such folder")
-    build(folder, out, args.image, args.wheelhouse, args.gpu, args.user)
+    api, user = None, args.user
+    if args.push:  # credentials first: nothing is built without them
+        from .kaggle_client import connect
+
+        api = connect()
+        user = user or api.config_values.get(api.CONFIG_NAME_USER)
+        if not user:
+            raise UserError("--push: your credentials name no Kaggle user; pass --user NAME")
+    build(folder, out, args.image, args.wheelhouse, args.gpu, user)
+    if api is not None:
+        print(f"notebook: {push(out, api)}")
     print(out)
 
 

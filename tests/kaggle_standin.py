@@ -1,9 +1,12 @@
-"""A local stand-in for the Kaggle API endpoints the `kaggle` client uses for competitions.
+"""A local stand-in for the Kaggle API endpoints the `kaggle` client uses for competitions,
+datasets and notebooks.
 
 kagglesdk sends every call as `POST /api/v1/<service>/<Method>` with a camelCase JSON body to
 http://localhost:7777 when KAGGLE_API_ENVIRONMENT=TEST. Downloads answer with a redirect to
 the file (as Kaggle redirects to storage); submissions upload with a PUT to the URL that
-StartSubmissionUpload returns, then CreateSubmission. `failures` switches on error modes.
+StartSubmissionUpload returns, then CreateSubmission; datasets upload each file the same way
+(StartBlobUpload) and are created (CreateDataset) or given a version (CreateDatasetVersion);
+notebooks arrive with SaveKernel. `failures` switches on error modes.
 """
 import json
 import socket
@@ -21,6 +24,8 @@ class KaggleStandIn:
         self.requests = []       # (method, path, headers, parsed JSON body or byte count)
         self.uploads = {}        # upload token -> bytes
         self.submissions = []    # ListSubmissions entries (JSON shape)
+        self.datasets = {}       # "owner/slug" -> list of create/version requests (JSON), newest last
+        self.kernels = {}        # "owner/slug" -> list of SaveKernel requests (JSON)
         self.failures = {}       # "rpc": 401/403/404/"drop"; "file": "truncate"/"drop"; "upload": 403/"drop"
         self.server = ThreadingHTTPServer(("127.0.0.1", PORT), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -91,6 +96,29 @@ def _handler(standin):
                 return self._send(200, {"message": f"Successfully submitted to {slug}", "ref": 4242})
             if method == "ListSubmissions":
                 return self._send(200, {"submissions": standin.submissions, "nextPageToken": ""})
+            if method == "StartBlobUpload":
+                token = f"blob-{len(standin.uploads) + 1}"
+                standin.uploads[token] = None
+                return self._send(200, {"token": token, "createUrl": f"{BASE}/upload/{token}"})
+            ref = f"{request.get('ownerSlug')}/{request.get('datasetSlug') or request.get('slug')}"
+            if method == "GetDatasetStatus":
+                if ref not in standin.datasets:
+                    return self._send(404, {"code": 404, "message": "dataset not found"})
+                return self._send(200, {"status": "READY"})
+            if method in ("CreateDataset", "CreateDatasetVersion"):
+                tokens = [file.get("token") for file in (request.get("body") or request).get("files", [])]
+                if not tokens or any(standin.uploads.get(token) is None for token in tokens):
+                    return self._send(400, {"code": 400, "message": "no such upload"})
+                if (method == "CreateDatasetVersion") != (ref in standin.datasets):
+                    return self._send(200, {"status": "error", "error": f"{ref}: wrong call for this dataset"})
+                standin.datasets.setdefault(ref, []).append(request)
+                return self._send(200, {"status": "ok", "ref": ref, "url": f"https://www.kaggle.com/datasets/{ref}",
+                                        "error": ""})
+            if method == "SaveKernel":
+                standin.kernels.setdefault(request["slug"], []).append(request)
+                return self._send(200, {"ref": f"/code/{request['slug']}", "url": f"https://www.kaggle.com/code/"
+                                        f"{request['slug']}", "versionNumber": len(standin.kernels[request["slug"]]),
+                                        "error": ""})
             return self._send(404, {"code": 404, "message": f"unknown method {method}"})
 
         def do_GET(self):

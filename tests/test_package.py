@@ -173,3 +173,43 @@ def test_the_wheel_holds_the_declared_image_list(tmp_path):
         names = archive.namelist()
     assert "pipelines/kaggle_image.json" in names and "competitions/cifar10.py" in names
     assert not any("__pycache__" in name or name.startswith("tests/") for name in names)
+
+
+from tests.test_kaggle import SECRETS, USER, credentials, kaggle  # noqa: E402,F401 - the stand-in's fixtures
+
+
+def test_push_creates_the_dataset_then_a_version_and_pushes_the_notebook(kaggle, offline, tmp_path, in_tmp,
+                                                                        capsys):
+    _, image, wheelhouse = offline
+    run_dir = finished_house_run(tmp_path, in_tmp)
+    capsys.readouterr()
+    options = ["--image", str(image), "--wheelhouse", str(wheelhouse), "--push"]
+    package_main([str(run_dir), "--out", "pkg", *options])
+    out = capsys.readouterr().out
+    ref = json.loads((in_tmp / "pkg" / "dataset" / "dataset-metadata.json").read_text())["id"]
+    assert ref.startswith(f"{USER}/") and list(kaggle.datasets) == [ref] and "body" not in kaggle.datasets[ref][0]
+    [save] = kaggle.kernels[f"{ref}-predict"]
+    assert save["datasetDataSources"] == [ref] and save["competitionDataSources"] == [
+        "house-prices-advanced-regression-techniques"]
+    assert not save.get("enableInternet", False) and save["kernelType"] == "notebook"
+    assert "pip" in save["text"] and "--no-index" in save["text"]
+    uploaded = [request[3]["name"] for request in kaggle.calls("StartBlobUpload")]
+    assert sorted(uploaded) == ["run.zip", "wheels.zip"]
+    assert f"https://www.kaggle.com/code/{ref}-predict" in out and not any(secret in out for secret in SECRETS)
+
+    package_main([str(run_dir), "--out", "again", *options])  # the same run again: a new version of its dataset
+    assert len(kaggle.datasets[ref]) == 2 and "body" in kaggle.datasets[ref][1]
+    assert len(kaggle.kernels[f"{ref}-predict"]) == 2
+
+
+def test_push_without_credentials_is_refused_before_building(offline, tmp_path, in_tmp, capsys, monkeypatch):
+    _, image, _ = offline
+    run_dir = finished_house_run(tmp_path, in_tmp)
+    capsys.readouterr()
+    monkeypatch.setenv("HOME", str(tmp_path / "nobody"))
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        package_main([str(run_dir), "--out", "pkg", "--image", str(image), "--push"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "no Kaggle credentials" in err and not Path("pkg").exists()
