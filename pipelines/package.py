@@ -8,15 +8,19 @@ does not accept). What the image provides is declared in pipelines/kaggle_image.
 FILE, e.g. `pip list --format=json` from a Kaggle notebook): nothing is guessed. The notebook
 installs the bundled wheels with `pip install --no-index` and runs `pipelines.predict` on
 /kaggle/input/<competition> into /kaggle/working/submission.csv. Both folders are built in a
-temporary folder renamed into place when complete.
+temporary folder renamed into place when complete. `--rehearse` runs the notebook here first,
+offline, in a fresh virtual environment that sees only the declared image's packages (linked
+from this environment), and compares its submission with the run's.
 """
 import argparse
+import hashlib
 import json
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -251,6 +255,56 @@ def push(out, api, log=print):
     return kernel.url
 
 
+def image_environment(root, packages):
+    """A fresh virtual environment in `root` whose Python sees, of this environment's packages, only
+    those named in `packages` (linked, not copied); returns its python."""
+    site = root / "image-site"
+    site.mkdir(parents=True)
+    for distribution in metadata.distributions():
+        if canonical(distribution.metadata["Name"]) not in packages or not distribution.files:
+            continue
+        for top in {file.parts[0] for file in distribution.files} - {"..", "__pycache__"}:
+            source, target = Path(distribution.locate_file(top)), site / top
+            if source.exists() and not target.exists():
+                target.symlink_to(source)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
+    python = root / "venv" / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    Path(purelib, "kaggle-image.pth").write_text(f"{site}\n")
+    return python
+
+
+def notebook_script(out, root):
+    """The notebook's code cells as one script, with /kaggle (and /tmp) under `root`."""
+    cells = json.loads((out / "notebook" / "predict.ipynb").read_text())["cells"]
+    code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    return re.sub(r"/kaggle|/tmp", lambda match: str(root) if match.group() == "/kaggle" else f"{root}/temp", code)
+
+
+def rehearse(out, image, data_dir, log=print):
+    """Run the notebook of the package `out` offline in a fresh environment that sees only the
+    image's packages, on the competition files of `data_dir`; returns (submission bytes, seconds)."""
+    kernel = json.loads((out / "notebook" / "kernel-metadata.json").read_text())
+    with tempfile.TemporaryDirectory() as temporary:
+        root = Path(temporary)
+        python = image_environment(root / "image", read_image(image)[1])
+        kaggle = root / "kaggle"
+        (kaggle / "input").mkdir(parents=True)
+        (kaggle / "working").mkdir()
+        (kaggle / "input" / kernel["dataset_sources"][0].split("/")[1]).symlink_to((out / "dataset").resolve())
+        (kaggle / "input" / kernel["competition_sources"][0]).symlink_to(Path(data_dir).resolve())
+        start = time.perf_counter()
+        done = subprocess.run([str(python), "-c", notebook_script(out, kaggle)], cwd=kaggle / "working",
+                              capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - start
+        if done.returncode:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise UserError(f"the notebook failed offline in a fresh environment with the image's packages ({last}); "
+                            f"the package is kept in {out} for a look")
+        return (kaggle / "working" / "submission.csv").read_bytes(), seconds
+
+
 def check_out(out):
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"--out {out} exists and is not empty; choose a new folder (or remove that one)")
@@ -268,6 +322,10 @@ def build_parser():
     parser.add_argument("--user", help="your Kaggle user name in the metadata (default: from your credentials)")
     parser.add_argument("--push", action="store_true", help="upload the dataset (or a new version of it) and "
                         "push the notebook to Kaggle (needs credentials)")
+    parser.add_argument("--rehearse", nargs="?", const="", metavar="DATA_DIR",
+                        help="first run the notebook here, offline, in a fresh environment with only the image's "
+                             "packages, on DATA_DIR (default: the run's data folder), and compare its submission "
+                             "with the run's")
     add_debug_argument(parser)
     return parser
 
@@ -289,6 +347,13 @@ def main(argv=None):
         if not user:
             raise UserError("--push: your credentials name no Kaggle user; pass --user NAME")
     build(folder, out, args.image, args.wheelhouse, args.gpu, user)
+    if args.rehearse is not None:
+        data_dir = args.rehearse or folder.config["data_dir"]
+        submission, seconds = rehearse(out, args.image, data_dir)
+        recorded = folder.status.get("submission_sha256")
+        same = ("the run's, byte for byte" if hashlib.sha256(submission).hexdigest() == recorded
+                else "not the run's (other test files, or other library versions)")
+        print(f"rehearsal: the notebook ran offline in {seconds:.1f}s; its submission is {same}")
     if api is not None:
         print(f"notebook: {push(out, api)}")
     print(out)

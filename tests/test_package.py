@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.package import PROJECT, canonical
+from pipelines.package import PROJECT, canonical, rehearse
 from pipelines.package import main as package_main
 from pipelines.run import main as run_main
 from tests.synthetic import make_cifar, make_house_prices
@@ -20,29 +20,14 @@ MISSING = "six"  # a package the test image lacks: its wheel must come from the 
 
 
 def kaggle_image(root):
-    """(python of a fresh virtual environment that sees only this environment's packages less the project
-    and MISSING, through symlinks; the image file declaring them)."""
-    site = root / "image-site"
-    site.mkdir(parents=True)
-    packages = {}
-    for distribution in metadata.distributions():
-        name = canonical(distribution.metadata["Name"])
-        if name in (PROJECT, MISSING) or not distribution.files:
-            continue
-        packages[name] = distribution.version
-        for top in {file.parts[0] for file in distribution.files} - {"..", "__pycache__"}:
-            source, target = Path(distribution.locate_file(top)), site / top
-            if source.exists() and not target.exists():
-                target.symlink_to(source)
-    environment = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(environment)], check=True)
-    python = environment / "bin" / "python"
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    Path(purelib, "kaggle-image.pth").write_text(f"{site}\n")
+    """A declared image of every package of this environment but the project and MISSING."""
+    packages = {canonical(distribution.metadata["Name"]): distribution.version
+                for distribution in metadata.distributions()}
     image = root / "image.json"
-    image.write_text(json.dumps({"python": sysconfig.get_python_version(), "packages": packages}))
-    return python, image
+    image.write_text(json.dumps({"python": sysconfig.get_python_version(),
+                                 "packages": {name: version for name, version in packages.items()
+                                              if name not in (PROJECT, MISSING)}}))
+    return image
 
 
 def wheelhouse_of_missing(root):
@@ -62,25 +47,7 @@ def wheelhouse_of_missing(root):
 @pytest.fixture(scope="module")
 def offline(tmp_path_factory):
     root = tmp_path_factory.mktemp("kaggle")
-    python, image = kaggle_image(root)
-    return python, image, wheelhouse_of_missing(root)
-
-
-def run_notebook(package, python, data_dir, root):
-    """The notebook's code cells as one script, /kaggle remapped to `root`, in the fresh environment."""
-    kernel = json.loads((package / "notebook" / "kernel-metadata.json").read_text())
-    dataset = kernel["dataset_sources"][0].split("/")[1]
-    (root / "input").mkdir(parents=True)
-    (root / "working").mkdir()
-    (root / "input" / dataset).symlink_to((package / "dataset").resolve())
-    (root / "input" / kernel["competition_sources"][0]).symlink_to(data_dir.resolve())
-    cells = json.loads((package / "notebook" / "predict.ipynb").read_text())["cells"]
-    code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
-    code = re.sub(r"/kaggle|/tmp", lambda match: str(root) if match.group() == "/kaggle" else f"{root}/temp", code)
-    done = subprocess.run([str(python), "-c", code],
-                          cwd=root / "working", capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return root / "working" / "submission.csv"
+    return kaggle_image(root), wheelhouse_of_missing(root)
 
 
 @pytest.mark.parametrize("name, make, argv", [
@@ -90,7 +57,7 @@ def run_notebook(package, python, data_dir, root):
      ["--folds", "2", "--set", "cnn.max_epochs=1", "--set", "cnn.widths=8,8,8", "--set", "cnn.batch_size=16"]),
 ])
 def test_a_packaged_run_predicts_offline_byte_for_byte(name, make, argv, offline, tmp_path, in_tmp, capsys):
-    python, image, wheelhouse = offline
+    image, wheelhouse = offline
     data_dir = make(tmp_path)
     run_main([name, "--data-dir", str(data_dir), "--submission", "s.csv", *argv])
     [run_dir] = (in_tmp / "runs" / name).iterdir()
@@ -113,8 +80,12 @@ def test_a_packaged_run_predicts_offline_byte_for_byte(name, make, argv, offline
     for path in data_dir.iterdir():
         if not path.name.startswith(("train", "trainLabels")):
             (test_only / path.name).symlink_to(path)
-    submission = run_notebook(in_tmp / "pkg", python, test_only, tmp_path / "kaggle")
-    assert submission.read_bytes() == (in_tmp / "s.csv").read_bytes()
+    submission, _ = rehearse(in_tmp / "pkg", image, test_only)  # only the image's packages, offline
+    assert submission == (in_tmp / "s.csv").read_bytes()
+    capsys.readouterr()
+    package_main([str(run_dir), "--out", "pkg2", "--image", str(image), "--wheelhouse", str(wheelhouse),
+                  "--rehearse"])
+    assert "its submission is the run's, byte for byte" in capsys.readouterr().out
 
 
 def finished_house_run(tmp_path, in_tmp):
@@ -149,7 +120,7 @@ BAD = {
 
 @pytest.mark.parametrize("case", BAD)
 def test_bad_input_is_one_clear_error_and_writes_nothing(case, offline, tmp_path, in_tmp, capsys):
-    _, image, _ = offline
+    image, _ = offline
     run_dir = finished_house_run(tmp_path, in_tmp)
     capsys.readouterr()
     damage, extra, message = BAD[case]
@@ -180,7 +151,7 @@ from tests.test_kaggle import SECRETS, USER, credentials, kaggle  # noqa: E402,F
 
 def test_push_creates_the_dataset_then_a_version_and_pushes_the_notebook(kaggle, offline, tmp_path, in_tmp,
                                                                         capsys):
-    _, image, wheelhouse = offline
+    image, wheelhouse = offline
     run_dir = finished_house_run(tmp_path, in_tmp)
     capsys.readouterr()
     options = ["--image", str(image), "--wheelhouse", str(wheelhouse), "--push"]
@@ -203,7 +174,7 @@ def test_push_creates_the_dataset_then_a_version_and_pushes_the_notebook(kaggle,
 
 
 def test_push_without_credentials_is_refused_before_building(offline, tmp_path, in_tmp, capsys, monkeypatch):
-    _, image, _ = offline
+    image, _ = offline
     run_dir = finished_house_run(tmp_path, in_tmp)
     capsys.readouterr()
     monkeypatch.setenv("HOME", str(tmp_path / "nobody"))
