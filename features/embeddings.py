@@ -11,6 +11,7 @@ are resized to the backbone's native resolution when they come at another. Worke
 the same time each add a shard file of their own, so concurrent writers never overwrite each
 other.
 """
+import contextlib
 import hashlib
 import json
 import sys
@@ -26,6 +27,15 @@ from . import images as image_cache
 
 VIEWS = ("none", "flip")
 _networks = {}  # (backbone, weights) -> (network, weights id): loaded once per process
+
+
+def autocast_dtype(device_type):
+    """The GPU's autocast type for embedding ("bfloat16" where native, else "float16"); None on a CPU."""
+    if device_type == "cpu":
+        return None
+    import torch
+
+    return "bfloat16" if torch.cuda.is_bf16_supported(including_emulation=False) else "float16"
 
 
 def image_keys(images):
@@ -104,7 +114,7 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
     """[pooled features | logits of ImageNet classes source_classes[0]..source_classes[1]-1] per image
     (the pooled features alone when source_classes is None)."""
 
-    def __init__(self, backbone="lite0", weights="", views="flip", source_classes=(151, 276), batch_size=16):
+    def __init__(self, backbone="lite0", weights="", views="flip", source_classes=None, batch_size=None):
         self.backbone = backbone
         self.weights = weights
         self.views = views
@@ -117,14 +127,20 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
     def __sklearn_is_fitted__(self):
         return True  # nothing to learn
 
-    def store_name(self, weights_id, resolution):
+    def store_name(self, weights_id, resolution, device="cpu"):
+        """The store of this backbone, weights, resolution, views and classes; on a GPU also of the
+        device and its precision (bf16 or fp16 embeddings differ from a CPU's fp32 ones)."""
         classes = None if self.source_classes is None else list(self.source_classes)
         spec = [self.backbone, weights_id, resolution, self.views, classes]
+        if device != "cpu":
+            spec += [device, autocast_dtype(device)]
         return f"{self.backbone}-{hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]}"
 
     def transform(self, X, log=print):
         network, weights_id = backbone(self.backbone, self.weights)
-        store = EmbeddingStore(image_cache.CACHE_DIR / "embeddings" / self.store_name(weights_id, network.resolution))
+        device = next(network.parameters()).device.type
+        store = EmbeddingStore(image_cache.CACHE_DIR / "embeddings" /
+                               self.store_name(weights_id, network.resolution, device))
         keys = image_keys(X)
         missing = store.missing(keys)
         if len(missing):
@@ -142,20 +158,24 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
             raise ValueError(f"views={self.views!r}: choose one of {', '.join(VIEWS)}")
         device = next(network.parameters()).device
         first, stop = self.source_classes or (0, 0)
-        batches = range(0, len(images), self.batch_size)
+        # a CPU: channels_last batches of 16 (about 2x faster than NCHW batches of 64 on 2 cores); a GPU:
+        # batches of 128 under autocast, the results kept there until the end (no sync per batch)
+        size = self.batch_size or (16 if device.type == "cpu" else 128)
+        dtype = autocast_dtype(device.type)
+        batches = range(0, len(images), size)
         if sys.stderr.isatty():
             from tqdm import tqdm
 
             batches = tqdm(batches, desc=f"embedding with {self.backbone}", unit="batch")
         chunks = []
-        with torch.inference_mode():
+        autocast = torch.autocast(device.type, dtype=getattr(torch, dtype)) if dtype else contextlib.nullcontext()
+        with torch.inference_mode(), autocast:
             for start in batches:
-                x = torch.from_numpy(np.array(images[start:start + self.batch_size])).to(device)
+                x = torch.from_numpy(np.array(images[start:start + size])).to(device, non_blocking=True)
                 x = (x.permute(0, 3, 1, 2).float() - PIXEL_MEAN) / PIXEL_STD
                 if x.shape[-1] != network.resolution:
                     x = torch.nn.functional.interpolate(x, size=(network.resolution, network.resolution),
                                                         mode="bilinear", antialias=True, align_corners=False)
-                # channels_last in small batches: about 2x faster than NCHW batches of 64 on a 2-core CPU
                 x = x.contiguous(memory_format=torch.channels_last)
                 views = [x, torch.flip(x, dims=[3])] if self.views == "flip" else [x]
                 outputs = []
@@ -163,5 +183,5 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
                     features = network.features(view)
                     logits = network.classifier(features)[:, first:stop] if stop else features[:, :0]
                     outputs.append(torch.cat([features, logits], dim=1))
-                chunks.append((sum(outputs) / len(outputs)).float().cpu().numpy())
-        return np.concatenate(chunks)
+                chunks.append((sum(outputs) / len(outputs)).float())
+        return torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, 0), np.float32)

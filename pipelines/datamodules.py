@@ -28,6 +28,33 @@ def batch_loader(dataset, batch_size, shuffle=False, generator=None):
     return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None)
 
 
+class Rows(Dataset):
+    """Rows of an array (a read-only memory-mapped image cache too) a batch at a time: only the
+    batch is copied, never the whole set. With `pad_to`, a short last batch repeats its last row
+    up to that size, so a compiled network sees one shape (the caller drops the extra rows)."""
+
+    def __init__(self, X, pad_to=None):
+        self.X, self.pad_to = X, pad_to
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, rows):
+        rows = list(rows)
+        if self.pad_to and len(rows) < self.pad_to:
+            rows += rows[-1:] * (self.pad_to - len(rows))
+        contiguous = rows == list(range(rows[0], rows[0] + len(rows)))
+        batch = self.X[rows[0]:rows[0] + len(rows)] if contiguous else self.X[rows]
+        return (torch.from_numpy(np.array(batch)),)
+
+
+def rows_loader(X, batch_size, pad=False):
+    """Batches of X's rows in order (pinned for a GPU), padded to `batch_size` with `pad`."""
+    dataset = Rows(X, batch_size if pad else None)
+    return DataLoader(dataset, sampler=BatchSampler(SequentialSampler(dataset), batch_size, drop_last=False),
+                      batch_size=None, pin_memory=torch.cuda.is_available())
+
+
 class ArrayDataModule(pl.LightningDataModule):
     """Train / valid / predict loaders over feature matrices and targets."""
 
@@ -78,9 +105,10 @@ class ImageDataModule(pl.LightningDataModule):
     augments training images one by one, in `num_workers` loader workers."""
 
     def __init__(self, X_train, y_train, X_valid=None, y_valid=None, batch_size=256, transform=None,
-                 num_workers=0, eval_batch_size=1024):
+                 num_workers=0, eval_batch_size=1024, static_batches=False):
         super().__init__()
         seed = torch.initial_seed()
+        self.static_batches = static_batches  # whole training batches only (a compiled network: one shape)
         labels = _targets(y_train)
         if transform is None:
             self.train = TensorDataset(torch.from_numpy(np.asarray(X_train)), labels)
@@ -95,7 +123,9 @@ class ImageDataModule(pl.LightningDataModule):
     def train_dataloader(self):
         generator = torch.Generator().manual_seed(self.seed)
         if isinstance(self.train, TensorDataset):
-            return batch_loader(self.train, self.batch_size, shuffle=True, generator=generator)
+            sampler = BatchSampler(RandomSampler(self.train, generator=generator), self.batch_size,
+                                   drop_last=self.static_batches)
+            return DataLoader(self.train, sampler=sampler, batch_size=None)
         return DataLoader(self.train, batch_size=self.batch_size, shuffle=True, generator=generator, drop_last=True,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
                           worker_init_fn=seed_worker if self.num_workers else None)
@@ -104,8 +134,8 @@ class ImageDataModule(pl.LightningDataModule):
         return [] if self.valid is None else batch_loader(self.valid, self.eval_batch_size)
 
     @staticmethod
-    def predict_loader(X, batch_size=256):
-        return batch_loader(TensorDataset(torch.from_numpy(np.array(X))), batch_size)  # a copy: caches are read-only
+    def predict_loader(X, batch_size=256, pad=False):
+        return rows_loader(X, batch_size, pad)
 
 
 class AugmentedBatches:
@@ -134,8 +164,8 @@ class TensorImageDataModule(pl.LightningDataModule):
     The same code runs on a CPU. Validation and test images travel per batch."""
 
     def __init__(self, X_train, y_train, X_valid=None, y_valid=None, batch_size=512, mirrored=True, shift=2,
-                 cutout=0, eval_batch_size=1024):
-        super().__init__()
+                 cutout=0, eval_batch_size=1024, static_batches=True):
+        super().__init__()  # training batches are always whole here (BatchNorm); static_batches: see predict
         self.images = torch.from_numpy(np.array(X_train))  # a copy: image caches are read-only memory maps
         self.labels = _targets(y_train)
         self.valid = None if X_valid is None else TensorDataset(torch.from_numpy(np.array(X_valid)),
@@ -163,5 +193,5 @@ class TensorImageDataModule(pl.LightningDataModule):
         return [] if self.valid is None else batch_loader(self.valid, self.eval_batch_size)
 
     @staticmethod
-    def predict_loader(X, batch_size=1024):
-        return batch_loader(TensorDataset(torch.from_numpy(np.array(X))), batch_size)
+    def predict_loader(X, batch_size=1024, pad=False):
+        return rows_loader(X, batch_size, pad)

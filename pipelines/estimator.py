@@ -62,11 +62,12 @@ class LightningEstimator:
         from .trainer import make_trainer, torch_threads
 
         trainer = make_trainer(1, progress=False, precision=self.precision)
-        size = self.datamodule_params.get("eval_batch_size")
-        loader = self._datamodule_class().predict_loader(X, **({"batch_size": size} if size else {}))
+        options = {"batch_size": self.datamodule_params.get("eval_batch_size"),
+                   "pad": self.datamodule_params.get("static_batches")}  # a compiled network: one shape
+        loader = self._datamodule_class().predict_loader(X, **{k: v for k, v in options.items() if v})
         with torch_threads(self.threads or devices.THREADS):
             batches = trainer.predict(self.module_, loader)
-        return torch.cat(batches).float().cpu().numpy().astype(np.float64)
+        return torch.cat(batches)[:len(X)].float().cpu().numpy().astype(np.float64)
 
     def save(self, folder):
         from .persist import save_checkpoint

@@ -116,7 +116,7 @@ def finetune(classification, imagenet_classes=None):
         from pipelines.models.finetune import FineTunedBackbone, FineTunedRegressor
 
         module_params = {k: p[k] for k in ("backbone", "weights", "unfreeze", "lr", "backbone_lr_scale",
-                                           "weight_decay", "dropout", "warmup")}
+                                           "weight_decay", "dropout", "warmup", "resolution")}
         if classification:
             source = tuple(imagenet_classes) if imagenet_classes else None
             module_params.update(n_classes=p["n_classes"], source_classes=source, label_smoothing=p["label_smoothing"])
@@ -130,6 +130,7 @@ def finetune(classification, imagenet_classes=None):
     return Member(images_as_they_are, model, for_task({
         "backbone": Param("lite0", choices=BACKBONES),
         "weights": "",                  # a compatible checkpoint instead of the packaged weights
+        "resolution": Param(0, low=0),  # images resized to this on the device; 0: the backbone's own (224-260)
         "unfreeze": Param(5, low=0),    # trained blocks, counted from the last (Lite0 has 16)
         "lr": Param(1e-3, low=0.0, search=(1e-4, 1e-2), log=True),
         "backbone_lr_scale": Param(0.1, low=0.0),
@@ -158,6 +159,8 @@ def cnn(classification, imagenet_classes=None):
             module_params.update(num_classes=p["n_classes"], label_smoothing=p["label_smoothing"])
         data, options = image_data(p, {"mirrored": p["mirror"], "shift": p["shift"], "cutout": p["cutout"]},
                                    lambda: cifar_train_transform(size=p["image_size"], cutout=p["cutout"]))
+        if p["compile"]:  # one shape for the compiled network: whole training batches, the last test batch padded
+            options["static_batches"] = True
         return LightningEstimator(ImageClassifier if classification else ImageRegressor, module_params,
                                   batch_size=p["batch_size"], max_epochs=p["max_epochs"],
                                   datamodule_class=data, datamodule_params=options)

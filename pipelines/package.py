@@ -81,14 +81,15 @@ def requirement_closure(python, provided):
     environment = {"python_version": python, "python_full_version": f"{python}.0", "sys_platform": "linux",
                    "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
                    "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
-    needed, pending = {}, list(metadata.requires(PROJECT) or ())
+    needed, seen = {}, set()
+    pending = [(text, "") for text in metadata.requires(PROJECT) or ()]  # (requirement, the extra it is under)
     while pending:
-        requirement = Requirement(pending.pop())
-        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+        text, extra = pending.pop()
+        requirement = Requirement(text)
+        if requirement.marker is not None and not requirement.marker.evaluate({**environment, "extra": extra}):
             continue
         name = canonical(requirement.name)
-        if name in needed or (name in provided and requirement.specifier.contains(Version(provided[name]),
-                                                                                  prereleases=True)):
+        if name in provided and requirement.specifier.contains(Version(provided[name]), prereleases=True):
             continue
         try:
             distribution = metadata.distribution(name)
@@ -96,7 +97,10 @@ def requirement_closure(python, provided):
             raise UserError(f"{requirement.name}, which this project needs, is not installed here: install the "
                             "project's dependencies (pip install -e .) before packaging") from None
         needed[name] = distribution.version
-        pending.extend(distribution.requires or ())
+        for wanted in ("", *sorted(requirement.extras)):  # psycopg[binary] needs psycopg-binary too
+            if (name, wanted) not in seen:
+                seen.add((name, wanted))
+                pending += [(child, wanted) for child in distribution.requires or ()]
     return needed
 
 
@@ -255,6 +259,30 @@ def push(out, api, log=print):
     return kernel.url
 
 
+def installed_closure(names, leave_out=()):
+    """The canonical names of the installed distributions `names` and, recursively, what they
+    require (with the extras asked for), as an image holds them; `leave_out` and what only they
+    require are not followed."""
+    from packaging.requirements import Requirement
+
+    found, seen, pending = set(), set(), [(canonical(name), "") for name in names]
+    while pending:
+        name, extra = pending.pop()
+        if (name, extra) in seen or name in leave_out:
+            continue
+        seen.add((name, extra))
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        found.add(name)
+        for text in distribution.requires or ():
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": extra}):
+                pending += [(canonical(requirement.name), wanted) for wanted in ("", *requirement.extras)]
+    return found
+
+
 def image_environment(root, packages):
     """A fresh virtual environment in `root` whose Python sees, of this environment's packages, only
     those named in `packages` (linked, not copied); returns its python."""
@@ -286,9 +314,12 @@ def rehearse(out, image, data_dir, log=print):
     """Run the notebook of the package `out` offline in a fresh environment that sees only the
     image's packages, on the competition files of `data_dir`; returns (submission bytes, seconds)."""
     kernel = json.loads((out / "notebook" / "kernel-metadata.json").read_text())
+    python_version, provided = read_image(image)
+    bundled = set(requirement_closure(python_version, provided)) | {canonical(PROJECT)}
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
-        python = image_environment(root / "image", read_image(image)[1])
+        # the image's packages as found here, with what they require (an image holds complete trees)
+        python = image_environment(root / "image", installed_closure(provided, leave_out=bundled))
         kaggle = root / "kaggle"
         (kaggle / "input").mkdir(parents=True)
         (kaggle / "working").mkdir()
@@ -299,10 +330,30 @@ def rehearse(out, image, data_dir, log=print):
                               capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - start
         if done.returncode:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            lines = done.stderr.strip().splitlines() or ["no output"]
+            last = next((line for line in reversed(lines) if line.startswith("ERROR")), lines[-1])
             raise UserError(f"the notebook failed offline in a fresh environment with the image's packages ({last}); "
                             f"the package is kept in {out} for a look")
         return (kaggle / "working" / "submission.csv").read_bytes(), seconds
+
+
+def difference(submission, run_submission):
+    """How a rehearsal's submission differs from the run's file (when that file is still there)."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    if not run_submission or not Path(run_submission).is_file():
+        return "the run's submission file is gone; other test files or library versions also differ"
+    ours, theirs = pd.read_csv(io.BytesIO(submission)), pd.read_csv(run_submission)
+    if list(ours.columns) != list(theirs.columns) or len(ours) != len(theirs):
+        return "other test files"
+    numbers = ours.columns[1:][[pd.api.types.is_numeric_dtype(ours[c]) for c in ours.columns[1:]]]
+    if len(numbers) == len(ours.columns) - 1:
+        gap = float(np.abs(ours[numbers].to_numpy(float) - theirs[numbers].to_numpy(float)).max())
+        return f"largest difference {gap:.2g}"
+    return f"{int((ours != theirs).any(axis=1).sum())} rows differ"
 
 
 def check_out(out):
@@ -352,7 +403,7 @@ def main(argv=None):
         submission, seconds = rehearse(out, args.image, data_dir)
         recorded = folder.status.get("submission_sha256")
         same = ("the run's, byte for byte" if hashlib.sha256(submission).hexdigest() == recorded
-                else "not the run's (other test files, or other library versions)")
+                else f"not the run's ({difference(submission, folder.status.get('submission'))})")
         print(f"rehearsal: the notebook ran offline in {seconds:.1f}s; its submission is {same}")
     if api is not None:
         print(f"notebook: {push(out, api)}")

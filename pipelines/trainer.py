@@ -98,6 +98,19 @@ def quiet_lightning():
     warnings.filterwarnings("ignore", message=r".*Total length of `list` across ranks is zero.*")  # refit: no validation
 
 
+def compiler_missing(device_type):
+    """Why torch.compile cannot run on `device_type` here (None when it can): Inductor needs Triton
+    on a GPU and a C++ compiler on a CPU."""
+    import importlib.util
+    import shutil
+
+    if device_type == "cuda" and importlib.util.find_spec("triton") is None:
+        return "Triton is not installed"
+    if device_type == "cpu" and not (shutil.which("c++") or shutil.which("g++")):
+        return "no C++ compiler was found"
+    return None
+
+
 def mixed_precision():
     """For networks that gain from it: bf16 where the GPU has it natively, fp16 on older GPUs (T4,
     P100), full precision on a CPU."""
@@ -107,9 +120,15 @@ def mixed_precision():
 
 
 def make_trainer(max_epochs, callbacks=(), precision=None, progress=None, loggers=(), **kwargs):
-    """precision: "32-true", or None for mixed_precision()."""
+    """precision: "32-true", or None for mixed_precision(). On a GPU, cuDNN picks the fastest
+    convolution algorithms for the (static) shapes and fp32 matmuls may use TF32 (Muon's
+    Newton-Schulz iterations, heads): speed over bit-for-bit reruns, as GPU runs are not
+    deterministic anyway."""
     quiet_lightning()
     gpu = torch.cuda.is_available()
+    if gpu:
+        torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")
     return pl.Trainer(
         max_epochs=max_epochs,
         **trainer_devices(),

@@ -15,7 +15,7 @@ from tests.synthetic import PETS, encoded_image, make_pets
 QUICK = {"lite0": [], "tiny": ["tiny.max_epochs=20"],
          "cnn": ["cnn.widths=16,16,16", "cnn.batch_size=16", "cnn.max_epochs=20", "cnn.lr=0.2", "cnn.muon_lr=0",
                  "cnn.bias_lr_scale=1", "cnn.lookahead=false", "cnn.tta=1"],
-         "finetune": ["finetune.max_epochs=4", "finetune.batch_size=16",
+         "finetune": ["finetune.max_epochs=4", "finetune.batch_size=16", "finetune.resolution=32",
                       "finetune.unfreeze=2", "finetune.lr=0.01"]}
 
 

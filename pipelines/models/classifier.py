@@ -3,6 +3,8 @@ linear decay, test-time augmentation; and airbench94's extras (github KellerJord
 they earn their keep: a larger learning rate for BatchNorm biases, the whitening layer's bias
 trained only in the first epochs, Lookahead, Muon for the convolution filters, and
 torch.compile on a GPU."""
+import sys
+
 import numpy as np
 import pytorch_lightning as pl
 import torch
@@ -55,8 +57,18 @@ class ImageClassifier(ClassificationSteps, pl.LightningModule):
         return module
 
     def setup(self, stage):
-        if self.hparams.compile and self.trainer is not None and self.trainer.strategy.root_device.type == "cuda":
+        """torch.compile the network once (fit, then each predict, call this again), on any device;
+        without a compiler, one warning and eager mode."""
+        if not self.hparams.compile or getattr(self, "compiled", False) or self.trainer is None:
+            return
+        from pipelines.trainer import compiler_missing
+
+        missing = compiler_missing(self.trainer.strategy.root_device.type)
+        if missing:
+            print(f"warning: compile=true, but {missing}: the network runs without torch.compile", file=sys.stderr)
+        else:
             self.net.compile()  # in place: the state dict keeps its names
+        self.compiled = True
 
     def configure_callbacks(self):
         return [Lookahead()] if self.hparams.lookahead else []

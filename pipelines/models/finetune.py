@@ -31,7 +31,7 @@ class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
 
     def __init__(self, n_classes, source_classes=None, backbone="lite0", weights="", unfreeze=5, lr=1e-3,
                  backbone_lr_scale=0.1, weight_decay=1e-2, label_smoothing=0.1, dropout=0.2, warmup=0.1,
-                 total_steps=1000, assignment=None, pretrained=True):
+                 total_steps=1000, assignment=None, pretrained=True, resolution=0):
         super().__init__()
         self.save_hyperparameters(ignore=["assignment", "pretrained"])
         self.net, _, _ = load_backbone(backbone, weights or None, pretrained=pretrained)
@@ -72,13 +72,16 @@ class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
         rows = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == k))[:sample_per_class]
                                        for k in np.unique(labels)]))
         first, stop = params["source_classes"]
-        logits = []
+        from pipelines.devices import torch_device
+
+        device, logits = torch_device(), []
+        module.to(device)  # the zero-shot pass on the device that trains (a GPU when there is one)
         with torch.inference_mode():
             for start in range(0, len(rows), 32):
-                features = module.features(torch.from_numpy(np.asarray(X[rows[start:start + 32]])))
-                logits.append(module.net.classifier(features)[:, first:stop])
+                features = module.features(torch.from_numpy(np.asarray(X[rows[start:start + 32]])).to(device))
+                logits.append(module.net.classifier(features)[:, first:stop].cpu())
         module.start_from_source(assign_source_classes(torch.cat(logits), labels[rows], params["n_classes"]))
-        return module
+        return module.cpu()
 
     def train(self, mode=True):
         super().train(mode)
@@ -88,8 +91,12 @@ class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
         return self
 
     def features(self, images):
-        """uint8 NHWC -> pooled features; the trunk runs without gradients."""
+        """uint8 NHWC -> pooled features at `resolution` (0: the backbone's native one, at which its
+        weights were trained); the trunk runs without gradients."""
         x = (images.permute(0, 3, 1, 2).float() - PIXEL_MEAN) / PIXEL_STD
+        size = self.hparams.resolution or self.net.resolution
+        if x.shape[-1] != size or x.shape[-2] != size:
+            x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             x = self.net.trunk(x, self.first_trained)
