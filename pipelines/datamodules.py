@@ -128,7 +128,8 @@ class ImageDataModule(pl.LightningDataModule):
             return DataLoader(self.train, sampler=sampler, batch_size=None)
         return DataLoader(self.train, batch_size=self.batch_size, shuffle=True, generator=generator, drop_last=True,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-                          worker_init_fn=seed_worker if self.num_workers else None)
+                          worker_init_fn=seed_worker if self.num_workers else None,
+                          pin_memory=torch.cuda.is_available())
 
     def val_dataloader(self):
         return [] if self.valid is None else batch_loader(self.valid, self.eval_batch_size)
