@@ -188,7 +188,7 @@ def cnn(classification, imagenet_classes=None):
         "cutout": Param(0, low=0, search=(0, 8, 12)),
         "tta": Param(2, low=0, high=2),
         "channels_last": True,
-        "compile": False,                               # torch.compile the network (on a GPU only)
+        "compile": False,                               # torch.compile the network, once per fold (the gpu preset)
         "num_workers": Param(0, low=0),                 # loader workers for augment=albumentations
     }, classification))
 

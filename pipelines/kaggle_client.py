@@ -91,8 +91,9 @@ def connect():
 
 
 @contextlib.contextmanager
-def kaggle_errors(action, slug=None):
-    """Kaggle's HTTP and network failures as one UserError each."""
+def kaggle_errors(action, slug=None, competition=True):
+    """Kaggle's HTTP and network failures as one UserError each (competition=False: the call was not
+    about a competition, e.g. a dataset or a notebook)."""
     import requests
 
     try:
@@ -105,6 +106,9 @@ def kaggle_errors(action, slug=None):
             403: f"Kaggle refused {action} (403 Forbidden): accept the competition's rules at {rules} "
                  "while signed in to the account of your credentials, then retry",
             404: f"Kaggle has no competition {slug!r} (404 Not Found) while {action}: check its name",
+        } if competition else {
+            401: f"Kaggle rejected the credentials (401 Unauthorized) while {action}: check them ({CREDENTIALS_HELP})",
+            403: f"Kaggle refused {action} (403 Forbidden): the name in the metadata must be your account's",
         }
         message = fixes.get(status) or f"Kaggle answered {status or 'an error'} while {action}: {redact(error)}"
         raise UserError(message) from None

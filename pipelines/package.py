@@ -13,8 +13,10 @@ offline, in a fresh virtual environment that sees only the declared image's pack
 from this environment), and compares its submission with the run's.
 """
 import argparse
+import contextlib
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -46,9 +48,14 @@ def read_image(path):
     except (OSError, ValueError) as error:
         raise UserError(f"--image {path}: cannot read it as JSON ({error}); give pip list --format=json output "
                         "or a file like pipelines/kaggle_image.json") from None
-    if isinstance(data, list):  # pip list --format=json
-        data = {"python": "3.11", "packages": {entry["name"]: entry["version"] for entry in data}}
-    return str(data.get("python", "3.11")), {canonical(name): version for name, version in data["packages"].items()}
+    try:
+        if isinstance(data, list):  # pip list --format=json (of Kaggle's Python, 3.11 unless the file says)
+            data = {"python": "3.11", "packages": {entry["name"]: entry["version"] for entry in data}}
+        return str(data.get("python", "3.11")), {canonical(name): str(version)
+                                                 for name, version in data["packages"].items()}
+    except (AttributeError, KeyError, TypeError):
+        raise UserError(f"--image {path}: no list of packages and versions in it; give pip list --format=json "
+                        "output or a file like pipelines/kaggle_image.json") from None
 
 
 def run_files(folder):
@@ -56,6 +63,7 @@ def run_files(folder):
     config = folder.config
     if config.get("kind") == "blend":
         raise UserError(f"{folder.path} is a blend of runs; package one run (python -m pipelines.package RUN_DIR)")
+    folder.require_config("competition", "refit", "folds", "members", "params", "train_schema")
     folder.require_complete("package")
     keys = ["full"] if config["refit"] else list(range(config["folds"]))
     names = {"config.json", "status.json", "metrics.json"}
@@ -72,30 +80,48 @@ def run_files(folder):
     return sorted(names)
 
 
-def requirement_closure(python, provided):
-    """{name: installed version} of the distributions installing this project needs beyond `provided`
-    (whose declared versions satisfy every requirement naming them), for Linux and `python`."""
+def same_series(declared, installed):
+    """Whether the image's version is of the run's series (same major version; same minor for 0.x):
+    fitted objects, checkpoints and arrays saved by one series may not load in another."""
+    from packaging.version import Version
+
+    a, b = Version(declared).release + (0, 0), Version(installed).release + (0, 0)
+    return a[:2] == b[:2] if a[0] == 0 or b[0] == 0 else a[0] == b[0]
+
+
+def requirement_closure(python, provided, requirements=None):
+    """{name: installed version} of the distributions installing this project (whose `requirements`
+    are by default the installed project's) needs beyond `provided`: what the image lacks, holds in
+    a version a requirement refuses, or holds in another series than the one the run used
+    (same_series), for Linux and `python`."""
     from packaging.requirements import Requirement
     from packaging.version import Version
+
+    if requirements is None:
+        try:
+            requirements = metadata.requires(PROJECT) or []
+        except metadata.PackageNotFoundError:
+            raise UserError(f"{PROJECT} is not installed: pip install -e . in the project, then package") from None
 
     environment = {"python_version": python, "python_full_version": f"{python}.0", "sys_platform": "linux",
                    "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
                    "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
     needed, seen = {}, set()
-    pending = [(text, "") for text in metadata.requires(PROJECT) or ()]  # (requirement, the extra it is under)
+    pending = [(text, "") for text in requirements]  # (requirement, the extra it is under)
     while pending:
         text, extra = pending.pop()
         requirement = Requirement(text)
         if requirement.marker is not None and not requirement.marker.evaluate({**environment, "extra": extra}):
             continue
         name = canonical(requirement.name)
-        if name in provided and requirement.specifier.contains(Version(provided[name]), prereleases=True):
-            continue
         try:
             distribution = metadata.distribution(name)
         except metadata.PackageNotFoundError:
             raise UserError(f"{requirement.name}, which this project needs, is not installed here: install the "
                             "project's dependencies (pip install -e .) before packaging") from None
+        if name in provided and requirement.specifier.contains(Version(provided[name]), prereleases=True) \
+                and same_series(provided[name], distribution.version):
+            continue
         needed[name] = distribution.version
         for wanted in ("", *sorted(requirement.extras)):  # psycopg[binary] needs psycopg-binary too
             if (name, wanted) not in seen:
@@ -111,7 +137,11 @@ def pip(*args):
 
 
 def project_wheel(folder):
-    """This project's wheel, built from a copy of its sources (the working tree stays clean)."""
+    """This project's wheel, built from a copy of its sources (the working tree stays clean); returns
+    the requirements its metadata declares."""
+    if not (REPO / "pyproject.toml").is_file():
+        raise UserError(f"{REPO} holds no pyproject.toml: package from the project's folder installed with "
+                        "pip install -e .")
     with tempfile.TemporaryDirectory() as source:
         for name in SOURCES:
             path = REPO / name
@@ -123,6 +153,13 @@ def project_wheel(folder):
                          "--wheel-dir", str(folder), source)
     if code:
         raise UserError(f"building this project's wheel failed ({last}); pip install setuptools, then retry")
+    import zipfile
+    from email.parser import Parser
+
+    [wheel] = Path(folder).glob("kaggle_pipelines-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(entry for entry in archive.namelist() if entry.endswith(".dist-info/METADATA"))
+        return Parser().parsestr(archive.read(name).decode()).get_all("Requires-Dist") or []
 
 
 def download_wheels(needed, folder, python, wheelhouse=None):
@@ -170,8 +207,6 @@ subprocess.run([sys.executable, "-m", "pipelines.predict", f"{{DATASET}}/run",
 
 def kaggle_user(user):
     """--user, else the user name of the Kaggle credentials (never their key), else a placeholder."""
-    import os
-
     from .kaggle_client import credential_files
 
     if user or os.environ.get("KAGGLE_USERNAME"):
@@ -188,13 +223,22 @@ def build(folder, out, image=IMAGE, wheelhouse=None, gpu=False, user=None, log=p
     """Write the dataset and notebook folders of the finished run `folder` into `out`; returns it."""
     import competitions
 
+    from .runfolder import code_changes, code_version
+
+    files = run_files(folder)
     config = folder.config
     competition = competitions.get(config["competition"])
-    files = run_files(folder)
+    module = Path(sys.modules[competitions.__name__ + "." + config["competition"]].__file__).resolve()
+    if not module.is_relative_to(REPO / "competitions"):
+        raise UserError(f"{module} is outside this project's competitions/ folder, so its wheel would not hold it; "
+                        "copy the file into competitions/ and package again")
+    changed = code_changes(config.get("code", {}), code_version(competition.name))
+    if changed:
+        log(f"warning: the code differs from the run's ({', '.join(changed[:4])}); the package holds today's")
     python, provided = read_image(image)
-    needed = requirement_closure(python, provided)
     user = kaggle_user(user)
-    dataset_slug = f"{competition.name.replace('_', '-')}-run-{folder.path.name[:15].lower()}"[:50]
+    stamp = re.sub(r"[^a-z0-9]+", "-", folder.path.resolve().name.lower())[:15].strip("-")
+    dataset_slug = f"{competition.name.replace('_', '-')}-run-{stamp}"[:41].strip("-")  # + "-predict" <= 50
     gpu = gpu or config.get("preset") == "gpu"
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -203,7 +247,7 @@ def build(folder, out, image=IMAGE, wheelhouse=None, gpu=False, user=None, log=p
         for name in files:
             (dataset / "run" / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(folder.path / name, dataset / "run" / name)
-        project_wheel(dataset / "wheels")
+        needed = requirement_closure(python, provided, project_wheel(dataset / "wheels"))
         download_wheels(needed, dataset / "wheels", python, wheelhouse)
         (dataset / "dataset-metadata.json").write_text(json.dumps(
             {"title": f"{competition.name} run {folder.path.name}"[:50], "id": f"{user}/{dataset_slug}",
@@ -225,13 +269,13 @@ def build(folder, out, image=IMAGE, wheelhouse=None, gpu=False, user=None, log=p
         raise
     size = sum(path.stat().st_size for path in (out / "dataset").rglob("*") if path.is_file())
     wheels = sorted(path.name for path in (out / "dataset" / "wheels").glob("*.whl"))
-    log(f"dataset {user}/{dataset_slug}: {len(files)} run files, {len(wheels)} wheels "
+    log(f"dataset {user}/{dataset_slug} for Kaggle's Python {python}: {len(files)} run files, {len(wheels)} wheels "
         f"({', '.join(wheels[:6])}{', ...' if len(wheels) > 6 else ''}), {size / 2**20:.1f} MiB")
     log(f"notebook: {out / 'notebook' / 'predict.ipynb'} (internet off, {'GPU' if gpu else 'CPU'})")
     recorded = config.get("versions") or {}
     other = [f"{name} {provided[canonical(name)]} (the run: {version})" for name, version in recorded.items()
              if canonical(name) in provided and canonical(name) not in needed and version
-             and provided[canonical(name)] != version.split("+")[0]]
+             and provided[canonical(name)].split("+")[0] != version.split("+")[0]]
     if other:
         log(f"warning: Kaggle's image holds {', '.join(other)}; its predictions may differ from the run's "
             "in the last digits")
@@ -245,14 +289,15 @@ def push(out, api, log=print):
 
     dataset = out / "dataset"
     ref = json.loads((dataset / "dataset-metadata.json").read_text())["id"]
-    with kaggle_errors(f"uploading the dataset {ref}"), quiet_output():
+    with kaggle_errors(f"uploading the dataset {ref}", competition=False), quiet_output(), kaggle_refusal(ref):
         result = api.dataset_create_new(str(dataset), public=False, quiet=True, dir_mode="zip")
         if result.error and "already in use" in result.error:  # ours from an earlier push: a new version
             result = api.dataset_create_version(str(dataset), f"run {out.name}", quiet=True, dir_mode="zip")
     if result.error:
         raise UserError(f"Kaggle refused the dataset {ref}: {result.error}")
     log(f"dataset: {result.url or ref}")
-    with kaggle_errors("pushing the notebook"), quiet_output():
+    wait_until_ready(api, ref)  # Kaggle processes a new version before a notebook can mount it
+    with kaggle_errors("pushing the notebook", competition=False), quiet_output(), kaggle_refusal(ref):
         kernel = api.kernels_push(str(out / "notebook"))
     if kernel.error:
         raise UserError(f"Kaggle refused the notebook: {kernel.error}")
@@ -326,8 +371,10 @@ def rehearse(out, image, data_dir, log=print):
         (kaggle / "input" / kernel["dataset_sources"][0].split("/")[1]).symlink_to((out / "dataset").resolve())
         (kaggle / "input" / kernel["competition_sources"][0]).symlink_to(Path(data_dir).resolve())
         start = time.perf_counter()
+        clean = {key: value for key, value in os.environ.items()  # nothing of this checkout leaks in
+                 if key != "PYTHONPATH" and not key.startswith(("PIPELINES_", "VIRTUAL_ENV"))}
         done = subprocess.run([str(python), "-c", notebook_script(out, kaggle)], cwd=kaggle / "working",
-                              capture_output=True, text=True, check=False)
+                              env=clean, capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - start
         if done.returncode:
             lines = done.stderr.strip().splitlines() or ["no output"]
@@ -335,6 +382,31 @@ def rehearse(out, image, data_dir, log=print):
             raise UserError(f"the notebook failed offline in a fresh environment with the image's packages ({last}); "
                             f"the package is kept in {out} for a look")
         return (kaggle / "working" / "submission.csv").read_bytes(), seconds
+
+
+@contextlib.contextmanager
+def kaggle_refusal(ref):
+    """The kaggle package's own checks of the metadata (ValueError) as one UserError."""
+    try:
+        yield
+    except ValueError as error:
+        raise UserError(f"the kaggle package refused {ref}: {error}") from None
+
+
+def wait_until_ready(api, ref, timeout=900, every=10):
+    from .kaggle_client import kaggle_errors, quiet_output
+
+    start = time.monotonic()
+    while True:
+        with kaggle_errors(f"asking for the status of {ref}", competition=False), quiet_output():
+            status = str(api.dataset_status(ref)).lower()
+        if status == "ready":
+            return
+        if status == "error" or time.monotonic() - start > timeout:
+            raise UserError(f"the dataset {ref} is {status} on Kaggle after {time.monotonic() - start:.0f}s; "
+                            "look at it on kaggle.com, then push the notebook with: kaggle kernels push -p "
+                            "NOTEBOOK_FOLDER")
+        time.sleep(every)
 
 
 def difference(submission, run_submission):
@@ -385,10 +457,17 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     folder = RunFolder.open(args.run_dir)
-    out = Path(args.out) if args.out else Path("packages") / f"{folder.config.get('competition')}-{folder.path.name}"
+    name = folder.path.resolve().name
+    out = Path(args.out) if args.out else Path("packages") / f"{folder.config.get('competition')}-{name}"
     check_out(out)
     if args.wheelhouse and not Path(args.wheelhouse).is_dir():
         raise UserError(f"--wheelhouse {args.wheelhouse}: no such folder")
+    read_image(args.image)  # a bad list fails before anything is built
+    if args.rehearse is not None:
+        data_dir = Path(args.rehearse or folder.config.get("data_dir") or "")
+        if not data_dir.is_dir() or str(data_dir) in ("", "."):
+            raise UserError(f"--rehearse {args.rehearse or ''}: no data folder {data_dir}; give the folder of the "
+                            "competition's test files")
     api, user = None, args.user
     if args.push:  # credentials first: nothing is built without them
         from .kaggle_client import connect
@@ -399,7 +478,6 @@ def main(argv=None):
             raise UserError("--push: your credentials name no Kaggle user; pass --user NAME")
     build(folder, out, args.image, args.wheelhouse, args.gpu, user)
     if args.rehearse is not None:
-        data_dir = args.rehearse or folder.config["data_dir"]
         submission, seconds = rehearse(out, args.image, data_dir)
         recorded = folder.status.get("submission_sha256")
         same = ("the run's, byte for byte" if hashlib.sha256(submission).hexdigest() == recorded

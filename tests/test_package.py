@@ -115,6 +115,9 @@ BAD = {
                                        rf"no wheel of {MISSING}==[\d.]+ for Kaggle's Python .* in empty"),
     "an unreadable image list": (lambda run_dir: Path("image.json").write_text("{"), ["--image", "image.json"],
                                  r"--image image.json: cannot read it as JSON"),
+    "an image list without packages": (lambda run_dir: Path("image.json").write_text('{"python": "3.11"}'),
+                                       ["--image", "image.json"], r"--image image.json: no list of packages"),
+    "a rehearsal without data": (lambda run_dir: None, ["--rehearse", "nowhere"], r"--rehearse nowhere: no data folder"),
 }
 
 
@@ -184,3 +187,31 @@ def test_push_without_credentials_is_refused_before_building(offline, tmp_path, 
         package_main([str(run_dir), "--out", "pkg", "--image", str(image), "--push"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "no Kaggle credentials" in err and not Path("pkg").exists()
+
+
+def test_an_image_of_another_series_gets_the_runs_version_bundled():
+    from pipelines.package import requirement_closure, same_series
+
+    assert not same_series("1.26.4", "2.4.6") and same_series("2.6.0", "2.13.0+cpu")
+    assert not same_series("0.14.3", "0.15.3") and same_series("0.15.0", "0.15.3")
+    installed = {canonical(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    everything = {name: version for name, version in installed.items() if name != PROJECT}
+    assert requirement_closure("3.11", everything) == {}
+    older = {**everything, "numpy": "1.26.4"}  # pickled arrays of numpy 2 need numpy 2
+    assert requirement_closure("3.11", older) == {"numpy": installed["numpy"]}
+
+
+def test_a_competition_outside_the_project_is_refused(offline, tmp_path, in_tmp, monkeypatch, capsys):
+    from tests.test_image_recipe import BRIGHT_FILE, user_competition
+    from tests.synthetic import make_pets
+
+    user_competition(tmp_path, monkeypatch, "bright", BRIGHT_FILE)
+    data = make_pets(tmp_path / "bright", n_train=30, n_test=6, regression=True)
+    run_main(["bright", "--data-dir", str(data), "--folds", "2", "--set", "models=tiny", "--submission", "s.csv"])
+    [run_dir] = (in_tmp / "runs" / "bright").iterdir()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        package_main([str(run_dir), "--out", "pkg", "--image", str(offline[0])])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "outside this project's competitions/ folder" in err
+    assert not Path("pkg").exists()

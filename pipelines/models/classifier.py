@@ -2,7 +2,7 @@
 linear decay, test-time augmentation; and airbench94's extras (github KellerJordan/airbench) where
 they earn their keep: a larger learning rate for BatchNorm biases, the whitening layer's bias
 trained only in the first epochs, Lookahead, Muon for the convolution filters, and
-torch.compile on a GPU."""
+torch.compile (the gpu preset; on a CPU too when asked)."""
 import sys
 
 import numpy as np

@@ -31,7 +31,7 @@ class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
 
     def __init__(self, n_classes, source_classes=None, backbone="lite0", weights="", unfreeze=5, lr=1e-3,
                  backbone_lr_scale=0.1, weight_decay=1e-2, label_smoothing=0.1, dropout=0.2, warmup=0.1,
-                 total_steps=1000, assignment=None, pretrained=True, resolution=0):
+                 total_steps=1000, assignment=None, pretrained=True, resolution=None):
         super().__init__()
         self.save_hyperparameters(ignore=["assignment", "pretrained"])
         self.net, _, _ = load_backbone(backbone, weights or None, pretrained=pretrained)
@@ -92,10 +92,12 @@ class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
 
     def features(self, images):
         """uint8 NHWC -> pooled features at `resolution` (0: the backbone's native one, at which its
-        weights were trained); the trunk runs without gradients."""
+        weights were trained; None, as checkpoints from before it have: the images' own); the trunk
+        runs without gradients."""
         x = (images.permute(0, 3, 1, 2).float() - PIXEL_MEAN) / PIXEL_STD
-        size = self.hparams.resolution or self.net.resolution
-        if x.shape[-1] != size or x.shape[-2] != size:
+        size = self.hparams.get("resolution")
+        size = self.net.resolution if size == 0 else size
+        if size and (x.shape[-1] != size or x.shape[-2] != size):
             x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
