@@ -9,8 +9,7 @@ FILE, e.g. `pip list --format=json` from a Kaggle notebook): nothing is guessed.
 installs the bundled wheels with `pip install --no-index` and runs `pipelines.predict` on
 /kaggle/input/<competition> into /kaggle/working/submission.csv. Both folders are built in a
 temporary folder renamed into place when complete. `--rehearse` runs the notebook here first,
-offline, in a fresh virtual environment that sees only the declared image's packages (linked
-from this environment), and compares its submission with the run's.
+offline (pipelines/rehearsal.py), and compares its submission with the run's.
 """
 import argparse
 import contextlib
@@ -304,86 +303,6 @@ def push(out, api, log=print):
     return kernel.url
 
 
-def installed_closure(names, leave_out=()):
-    """The canonical names of the installed distributions `names` and, recursively, what they
-    require (with the extras asked for), as an image holds them; `leave_out` and what only they
-    require are not followed."""
-    from packaging.requirements import Requirement
-
-    found, seen, pending = set(), set(), [(canonical(name), "") for name in names]
-    while pending:
-        name, extra = pending.pop()
-        if (name, extra) in seen or name in leave_out:
-            continue
-        seen.add((name, extra))
-        try:
-            distribution = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        found.add(name)
-        for text in distribution.requires or ():
-            requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": extra}):
-                pending += [(canonical(requirement.name), wanted) for wanted in ("", *requirement.extras)]
-    return found
-
-
-def image_environment(root, packages):
-    """A fresh virtual environment in `root` whose Python sees, of this environment's packages, only
-    those named in `packages` (linked, not copied); returns its python."""
-    site = root / "image-site"
-    site.mkdir(parents=True)
-    for distribution in metadata.distributions():
-        if canonical(distribution.metadata["Name"]) not in packages or not distribution.files:
-            continue
-        for top in {file.parts[0] for file in distribution.files} - {"..", "__pycache__"}:
-            source, target = Path(distribution.locate_file(top)), site / top
-            if source.exists() and not target.exists():
-                target.symlink_to(source)
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
-    python = root / "venv" / "bin" / "python"
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    Path(purelib, "kaggle-image.pth").write_text(f"{site}\n")
-    return python
-
-
-def notebook_script(out, root):
-    """The notebook's code cells as one script, with /kaggle (and /tmp) under `root`."""
-    cells = json.loads((out / "notebook" / "predict.ipynb").read_text())["cells"]
-    code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
-    return re.sub(r"/kaggle|/tmp", lambda match: str(root) if match.group() == "/kaggle" else f"{root}/temp", code)
-
-
-def rehearse(out, image, data_dir, log=print):
-    """Run the notebook of the package `out` offline in a fresh environment that sees only the
-    image's packages, on the competition files of `data_dir`; returns (submission bytes, seconds)."""
-    kernel = json.loads((out / "notebook" / "kernel-metadata.json").read_text())
-    python_version, provided = read_image(image)
-    bundled = set(requirement_closure(python_version, provided)) | {canonical(PROJECT)}
-    with tempfile.TemporaryDirectory() as temporary:
-        root = Path(temporary)
-        # the image's packages as found here, with what they require (an image holds complete trees)
-        python = image_environment(root / "image", installed_closure(provided, leave_out=bundled))
-        kaggle = root / "kaggle"
-        (kaggle / "input").mkdir(parents=True)
-        (kaggle / "working").mkdir()
-        (kaggle / "input" / kernel["dataset_sources"][0].split("/")[1]).symlink_to((out / "dataset").resolve())
-        (kaggle / "input" / kernel["competition_sources"][0]).symlink_to(Path(data_dir).resolve())
-        start = time.perf_counter()
-        clean = {key: value for key, value in os.environ.items()  # nothing of this checkout leaks in
-                 if key != "PYTHONPATH" and not key.startswith(("PIPELINES_", "VIRTUAL_ENV"))}
-        done = subprocess.run([str(python), "-c", notebook_script(out, kaggle)], cwd=kaggle / "working",
-                              env=clean, capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - start
-        if done.returncode:
-            lines = done.stderr.strip().splitlines() or ["no output"]
-            last = next((line for line in reversed(lines) if line.startswith("ERROR")), lines[-1])
-            raise UserError(f"the notebook failed offline in a fresh environment with the image's packages ({last}); "
-                            f"the package is kept in {out} for a look")
-        return (kaggle / "working" / "submission.csv").read_bytes(), seconds
-
-
 @contextlib.contextmanager
 def kaggle_refusal(ref):
     """The kaggle package's own checks of the metadata (ValueError) as one UserError."""
@@ -407,25 +326,6 @@ def wait_until_ready(api, ref, timeout=900, every=10):
                             "look at it on kaggle.com, then push the notebook with: kaggle kernels push -p "
                             "NOTEBOOK_FOLDER")
         time.sleep(every)
-
-
-def difference(submission, run_submission):
-    """How a rehearsal's submission differs from the run's file (when that file is still there)."""
-    import io
-
-    import numpy as np
-    import pandas as pd
-
-    if not run_submission or not Path(run_submission).is_file():
-        return "the run's submission file is gone; other test files or library versions also differ"
-    ours, theirs = pd.read_csv(io.BytesIO(submission)), pd.read_csv(run_submission)
-    if list(ours.columns) != list(theirs.columns) or len(ours) != len(theirs):
-        return "other test files"
-    numbers = ours.columns[1:][[pd.api.types.is_numeric_dtype(ours[c]) for c in ours.columns[1:]]]
-    if len(numbers) == len(ours.columns) - 1:
-        gap = float(np.abs(ours[numbers].to_numpy(float) - theirs[numbers].to_numpy(float)).max())
-        return f"largest difference {gap:.2g}"
-    return f"{int((ours != theirs).any(axis=1).sum())} rows differ"
 
 
 def check_out(out):
@@ -478,6 +378,8 @@ def main(argv=None):
             raise UserError("--push: your credentials name no Kaggle user; pass --user NAME")
     build(folder, out, args.image, args.wheelhouse, args.gpu, user)
     if args.rehearse is not None:
+        from .rehearsal import difference, rehearse
+
         submission, seconds = rehearse(out, args.image, data_dir)
         recorded = folder.status.get("submission_sha256")
         same = ("the run's, byte for byte" if hashlib.sha256(submission).hexdigest() == recorded

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.package import PROJECT, canonical, rehearse
+from pipelines.package import PROJECT, canonical
 from pipelines.package import main as package_main
+from pipelines.rehearsal import rehearse
 from pipelines.run import main as run_main
 from tests.synthetic import make_cifar, make_house_prices
 
