@@ -22,10 +22,10 @@ def _targets(y):
     return torch.as_tensor(y, dtype=torch.long if np.issubdtype(y.dtype, np.integer) else torch.float32)
 
 
-def batch_loader(dataset, batch_size, shuffle=False, generator=None):
+def batch_loader(dataset, batch_size, shuffle=False, generator=None, drop_last=False):
     """Whole batches by tensor indexing: one index op per batch instead of one per row."""
     sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None)
+    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=drop_last), batch_size=None)
 
 
 class Rows(Dataset):
@@ -123,9 +123,8 @@ class ImageDataModule(pl.LightningDataModule):
     def train_dataloader(self):
         generator = torch.Generator().manual_seed(self.seed)
         if isinstance(self.train, TensorDataset):
-            sampler = BatchSampler(RandomSampler(self.train, generator=generator), self.batch_size,
-                                   drop_last=self.static_batches)
-            return DataLoader(self.train, sampler=sampler, batch_size=None)
+            return batch_loader(self.train, self.batch_size, shuffle=True, generator=generator,
+                                drop_last=self.static_batches)
         return DataLoader(self.train, batch_size=self.batch_size, shuffle=True, generator=generator, drop_last=True,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
                           worker_init_fn=seed_worker if self.num_workers else None,

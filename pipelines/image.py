@@ -17,15 +17,15 @@ import numpy as np
 from features.embeddings import VIEWS
 from features.images import RESIZE
 
-from .competition import Competition, Member
-from .data import Dataset, read_csv, require_unique
+from .competition import Competition
+from .data import Dataset, model_space_target, read_csv, require_unique
 from .errors import UserError
 from .image_members import GPU_PHOTOS, GPU_SMALL, LIBRARY
 from .metrics import metric as metric_named
 from .metrics import with_target_transform
 from .params import Param
 from .splits import default_splitter
-from .tabular import FORMS, check_classes, tabular_check, tabular_submission, with_defaults
+from .tabular import FORMS, check_classes, declared_members, tabular_check, tabular_submission
 
 SMALL = 64  # images this size or smaller train a network from scratch by default (cnn)
 # Measured defaults (README, "Add an image competition"): on a CPU, photos get frozen heads on two
@@ -88,8 +88,6 @@ def image_loader(id_column, target, metric, labels, images, test_images, form, p
                 dataset.y, found = declared_classes(declared, frame, target, labels_path, of)
                 unseen_classes(found, dataset.y, labels_path, log)
             else:
-                from .data import model_space_target
-
                 dataset.y, found = model_space_target(frame[target], metric, labels_path)
             if metric.classification:
                 check_classes(found, form, positive, sample, target, labels_path)
@@ -157,13 +155,8 @@ def image_competition(name, slug, id_column, target, metric, labels="train.csv",
         raise ValueError(f"imagenet_classes={imagenet_classes!r}: give (first, stop) with 0 <= first < stop <= 1000")
     small = size <= SMALL
     members = tuple(LIBRARY) if members is None else members  # every one can be chosen per run
-    chosen = members if isinstance(members, dict) else {member: member for member in members}
-    built = {member: LIBRARY[spec](metric.classification, imagenet_classes) if isinstance(spec, str) else spec
-             for member, spec in chosen.items()}
-    if not all(isinstance(member, Member) for member in built.values()):
-        raise ValueError(f"members: give names from pipelines/image_members.py ({', '.join(LIBRARY)}) "
-                         "or Member objects")
-    built = with_defaults(built, {key: value for key, value in (params or {}).items() if "." in key})
+    built = declared_members(members, lambda spec: LIBRARY[spec](metric.classification, imagenet_classes),
+                             f"pipelines/image_members.py ({', '.join(LIBRARY)})", params)
     default_models = tuple(member for member in built if member in (SMALL_MEMBERS if small else PHOTO_MEMBERS))
     shared = {"models": default_models or tuple(built)[:1],
               "image_size": Param(size, low=8),

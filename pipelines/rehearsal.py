@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import UserError
-from .package import PROJECT, canonical, read_image, requirement_closure
+from .package import canonical, read_image
 
 
 def installed_closure(names, leave_out=()):
@@ -71,8 +71,8 @@ def rehearse(out, image, data_dir, log=print):
     """Run the notebook of the package `out` offline in a fresh environment that sees only the
     image's packages, on the competition files of `data_dir`; returns (submission bytes, seconds)."""
     kernel = json.loads((out / "notebook" / "kernel-metadata.json").read_text())
-    python_version, provided = read_image(image)
-    bundled = set(requirement_closure(python_version, provided)) | {canonical(PROJECT)}
+    provided = read_image(image)[1]
+    bundled = {canonical(wheel.name.split("-")[0]) for wheel in (out / "dataset" / "wheels").glob("*.whl")}
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
         # the image's packages as found here, with what they require (an image holds complete trees)

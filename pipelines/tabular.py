@@ -71,6 +71,16 @@ def with_defaults(members, values):
     return members
 
 
+def declared_members(members, build, library, params):
+    """name -> Member from `members` (names, built by `build(name)`, or a dict of name -> such a name or
+    a Member), with the new defaults that `params` gives as "member.name" (ranges kept)."""
+    chosen = members if isinstance(members, dict) else {name: name for name in members}
+    built = {name: build(spec) if isinstance(spec, str) else spec for name, spec in chosen.items()}
+    if not all(isinstance(member, Member) for member in built.values()):
+        raise ValueError(f"members: give names from {library} or Member objects")
+    return with_defaults(built, {key: value for key, value in (params or {}).items() if "." in key})
+
+
 def tabular_submission(id_column, target, metric, form, positive):
     def submission(ids, predictions, classes):
         frame = pd.DataFrame({id_column: ids})
@@ -144,13 +154,9 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
         raise ValueError(f"submission={submission!r}: choose one of {', '.join(FORMS)}")
     inputs = {"trees": tree_inputs(tuple(features)), "linear": linear_inputs(tuple(features), categorical)}
     members = default_members(metric) if members is None else members
-    chosen = members if isinstance(members, dict) else {name: name for name in members}
-    built = {member_name: LIBRARY[spec](inputs, metric.classification) if isinstance(spec, str) else spec
-             for member_name, spec in chosen.items()}
-    if not all(isinstance(member, Member) for member in built.values()):
-        raise ValueError("members: give names from pipelines/members.py or Member objects")
+    built = declared_members(members, lambda spec: LIBRARY[spec](inputs, metric.classification),
+                             "pipelines/members.py", params)
     shared = {key: value for key, value in (params or {}).items() if "." not in key}
-    built = with_defaults(built, {key: value for key, value in (params or {}).items() if "." in key})
 
     def load(data_dir, params=None, train=True):
         data = load_tabular(data_dir, id_column, target, metric, sample=sample_submission, read_train=train,

@@ -21,7 +21,19 @@ class ClassificationSteps:
         self.log("valid_acc", (logits.argmax(1) == labels).float().mean(), on_step=False, on_epoch=True)
 
 
-class RegressionSteps:
+class LossSteps:
+    """Training and validation steps around the module's `_loss(batch)`, logged per epoch."""
+
+    def training_step(self, batch, batch_idx):
+        loss = self._loss(batch)
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        self.log("valid_loss", self._loss(batch), on_step=False, on_epoch=True)
+
+
+class RegressionSteps(LossSteps):
     """Mix into a LightningModule whose forward returns one output per row and whose hparams hold
     `target_mean` and `target_std` (of the fold's training targets): it learns the standardised
     target, so learning rates chosen for classes suit any scale; `unscale` maps outputs back."""
@@ -35,14 +47,6 @@ class RegressionSteps:
         x, y = batch
         scaled = (y.float() - self.hparams.target_mean) / self.hparams.target_std
         return nn.functional.mse_loss(self(x).float().view(-1), scaled)
-
-    def training_step(self, batch, batch_idx):
-        loss = self._loss(batch)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
-        return loss
-
-    def validation_step(self, batch, batch_idx):
-        self.log("valid_loss", self._loss(batch), on_step=False, on_epoch=True)
 
     def unscale(self, outputs):
         return outputs.double().view(-1) * self.hparams.target_std + self.hparams.target_mean

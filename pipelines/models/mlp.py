@@ -7,7 +7,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from .classification import ClassificationSteps
+from .classification import ClassificationSteps, LossSteps
 
 
 class TabularMLP(pl.LightningModule):
@@ -33,7 +33,7 @@ class TabularMLP(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
-class MLPRegressor(TabularMLP):
+class MLPRegressor(LossSteps, TabularMLP):
     """Targets are centred by `target_mean`, so the bias starts at the answer; with
     `scale_target` they are also divided by their standard deviation (targets of any scale)."""
 
@@ -55,14 +55,6 @@ class MLPRegressor(TabularMLP):
         x, y = batch
         scale = self.hparams.target_std
         return nn.functional.mse_loss(self(x) / scale, y / scale)
-
-    def training_step(self, batch, batch_idx):
-        loss = self._loss(batch)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
-        return loss
-
-    def validation_step(self, batch, batch_idx):
-        self.log("valid_loss", self._loss(batch), on_step=False, on_epoch=True)
 
     def predict_step(self, batch, batch_idx):
         return self(batch[0])
