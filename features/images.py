@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -172,6 +173,17 @@ def decode(data, where, size=None, resize="stretch"):
         raise UserError(f"{where}: cannot decode this image ({error}); replace the file with Kaggle's") from None
 
 
+def require_space(folder, size):
+    """Room for a cache of `size` bytes in `folder`: it is written through a memory map, and a disk
+    that fills up under one kills the process (SIGBUS) instead of raising an error."""
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if free < size * 1.02 + 2**20:
+        raise UserError(f"not enough free space in {folder} for the image cache ({size / 2**30:.2f} GiB needed, "
+                        f"{free / 2**30:.2f} GiB free): free some space, or set PIPELINES_CACHE_DIR to a folder on a "
+                        "larger disk")
+
+
 def cached_images(source, ids, name, size=None, cache_dir=None, log=print, resize="stretch"):
     """uint8 array (len(ids), H, W, 3) of the images for `ids`, decoded once and memory-mapped, with
     their pixel keys (KeyedImages)."""
@@ -191,6 +203,7 @@ def cached_images(source, ids, name, size=None, cache_dir=None, log=print, resiz
     start = time.perf_counter()
     encoded = source.read(ids)
     first = decode(encoded[ids[0]], f"{source.where}/{source.by_id[ids[0]]}", size, resize)
+    require_space(folder, len(ids) * first.nbytes)
     with atomic_path(array_path) as temporary:
         array = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(len(ids), *first.shape))
         for row, image_id in enumerate(ids):

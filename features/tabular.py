@@ -116,18 +116,63 @@ def _text_columns(X):
     return [c for c in X.columns if c not in X.select_dtypes(include=["number", "bool"]).columns]
 
 
-class DropIdentifiers(TransformerMixin, BaseEstimator):
-    """Drops text columns that are mostly unique in the training fold (names, ticket numbers):
-    one-hot encoded they add a column per row, as categories they only memorise. A column needs
-    more than `min_unique` values too, so small folds keep their real categories."""
+NEARLY_UNIQUE = 0.9  # distinct values per row above which a text column names rows rather than grouping them
+MIN_UNIQUE = 20      # ... when it has more distinct values than this (small tables keep their categories)
+TEXT_LENGTH, TEXT_WORDS = 25, 4  # median characters and words of a free-text column (reviews, descriptions)
 
-    def __init__(self, max_unique_ratio=0.5, min_unique=20):
+
+def column_roles(train, test):
+    """How the tabular members use each feature column, decided on the training and test rows' values
+    (never the target): {"number": [...], "category": [...], "text": [...], "dropped": {column: why}}.
+
+    A number column is a number. A text column is a category, unless it is free text (mostly unique,
+    with a median of TEXT_LENGTH characters and TEXT_WORDS words: tabular members cannot read it) or an
+    identifier (nearly unique per row and mostly not shared with the test rows: one-hot it adds a
+    column per row, as a category it only memorises). A category with many levels that recur, or that
+    the test rows share, is kept: it may decide the target."""
+    roles = {"number": [], "category": [], "text": [], "dropped": {}}
+    for column in train.columns:
+        values = train[column].dropna()
+        if values.empty:
+            roles["dropped"][column] = "empty"
+            continue
+        if column not in _text_columns(train):
+            roles["number"].append(column)
+            continue
+        text = values.astype(str)
+        distinct = text.nunique()
+        if distinct / len(text) >= 0.5 and text.str.len().median() >= TEXT_LENGTH \
+                and text.str.split().str.len().median() >= TEXT_WORDS:
+            roles["text"].append(column)
+            roles["dropped"][column] = "free text, which the tabular members do not read"
+            continue
+        unseen = 1.0
+        if column in test.columns and test[column].notna().any():
+            unseen = 1 - test[column].dropna().astype(str).isin(set(text)).mean()
+        if distinct > max(MIN_UNIQUE, NEARLY_UNIQUE * len(text)) and unseen > 0.5:
+            roles["dropped"][column] = (f"an identifier ({distinct} distinct values in {len(text)} rows, "
+                                        f"{unseen:.0%} of the test rows' unseen)")
+            continue
+        roles["category"].append(column)
+    return roles
+
+
+class DropIdentifiers(TransformerMixin, BaseEstimator):
+    """Drops the columns `roles` (column_roles, decided when the data loaded) drops, and the text
+    columns that feature steps made which are nearly unique in the training fold (per row names,
+    ticket numbers): one-hot encoded they add a column per row, as categories they only memorise."""
+
+    def __init__(self, roles=None, max_unique_ratio=NEARLY_UNIQUE, min_unique=MIN_UNIQUE):
+        self.roles = roles
         self.max_unique_ratio = max_unique_ratio
         self.min_unique = min_unique
 
     def fit(self, X, y=None):
-        self.dropped_ = [c for c in _text_columns(X) if X[c].nunique() > max(self.min_unique,
-                                                                          self.max_unique_ratio * X[c].notna().sum())]
+        roles = self.roles or {"number": [], "category": [], "dropped": {}}
+        known = {*roles["number"], *roles["category"], *roles["dropped"]}
+        self.dropped_ = [c for c in X.columns if c in roles["dropped"]]
+        self.dropped_ += [c for c in _text_columns(X) if c not in known and X[c].nunique() > max(
+            self.min_unique, self.max_unique_ratio * X[c].notna().sum())]
         return self
 
     def transform(self, X):
@@ -148,8 +193,9 @@ class NativeCategories(TransformerMixin, BaseEstimator):
         columns = {}
         for column in X.columns:
             if column in self.categories_:
+                known = self.categories_[column]
                 text = X[column].astype(str).where(X[column].notna())
-                columns[column] = pd.Categorical(text, categories=self.categories_[column])
+                columns[column] = pd.Categorical(text.where(text.isin(known)), categories=known)
             else:
                 columns[column] = pd.to_numeric(X[column], errors="coerce").astype(float)
         return pd.DataFrame(columns, index=X.index)

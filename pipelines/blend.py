@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 
 import competitions
-from submissions.write import align_to_sample, check_output_path, default_path, write_submission
+from submissions.write import check_output_path, default_path
 
 from .crossval import CVResult
 from .data import read_csv
 from .errors import UserError, cli_main
 from .files import sha256
 from .folds import Fold
-from .report import format_score, save_outputs
+from .report import format_score, save_outputs, write_competition_submission
 from .runfolder import RUNS_DIR, RunFolder, code_version, now, versions
 
 
@@ -214,13 +214,12 @@ def blend_runs(paths, submission_path=None, log=print):
         "versions": versions()})
     log(f"run folder: {folder.path}")
     try:
-        frame = competition.submission(data.test_ids, result.test, data.info["classes"])
-        path = write_submission(align_to_sample(frame, data.sample), data.sample, submission_path,
-                                competition.check_submission, data.info["classes"])
+        path = write_competition_submission(competition, data.test_ids, result.test, data.info["classes"], data.sample,
+                                            submission_path, log)
         save_outputs(folder, competition, data, result, results, weights, folds, excluded, time.perf_counter() - start)
         folder.complete(submission=str(path), submission_sha256=sha256(path))
     except BaseException as error:
-        folder.set_status("failed", error=str(error).splitlines()[0] if str(error) else type(error).__name__)
+        folder.fail(error)
         raise
     return result, path
 

@@ -19,6 +19,7 @@ import competitions
 from .errors import UserError
 from .folds import FoldTask, data_signature, describe, image_cache_dir, run_fold, splits_of
 from .progress import say
+from .runfolder import code_digest
 from .splits import fold_of_rows
 from .workers import Workers, run_all
 
@@ -60,11 +61,13 @@ def fold_tasks(competition, params, folds, seed, members, keys, data_dir=None, f
     groups = [(name,) for name in members] if each_member else [tuple(members)]
     attempt = folder.status.get("attempt") if folder else None
     signature = None if data_dir is None else data_signature(data_dir)
+    digest = code_digest(competition.name)
     return [FoldTask(competition=competition.name, data_dir=None if data_dir is None else str(Path(data_dir).resolve()),
                      params=params, folds=folds, seed=seed, fold=key, members=group,
                      run_dir=None if folder is None else str(folder.path.resolve()), logger=logger, threads=threads,
                      metric=competition.metric.name, report=report, several=len(members) > 1, attempt=attempt,
-                     data_signature=signature, cache_dir=image_cache_dir(), time_budget=time_budget)
+                     data_signature=signature, cache_dir=image_cache_dir(), time_budget=time_budget,
+                     code_digest=digest)
             for group in groups for key in keys]
 
 

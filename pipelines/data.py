@@ -97,13 +97,14 @@ def require_unique(frame, column, path):
 def load_tabular(data_dir, id_column, target_column, metric, train="train.csv", test="test.csv",
                  sample="sample_submission.csv", read_train=True, keep_id=False):
     """Kaggle's tabular layout: train has id, features and target; test the same without target.
-    Targets come out in the metric's model space: class indices (info["classes"] keeps the class
-    values, sorted) or numbers on the metric's link scale. With read_train=False only the test file
+    Ids, and the class labels of a classification target, are read as text, as the files hold
+    them. Targets come out in the metric's model space: class indices (info["classes"] keeps the
+    class labels in class_order) or numbers on the metric's link scale. With read_train=False only the test file
     and the sample submission are read. keep_id leaves the id column among the features (for
     features derived from it, such as a group)."""
     data_dir = Path(data_dir)
-    test_frame = read_csv(data_dir / test, [id_column])
-    sample_frame = read_csv(data_dir / sample, [id_column])
+    test_frame = read_csv(data_dir / test, [id_column], text=[id_column])  # 00042 stays 00042
+    sample_frame = read_csv(data_dir / sample, [id_column], text=[id_column])
     if target_column in test_frame.columns:
         raise UserError(f"{data_dir / test} has the target column {target_column!r}; it belongs in {train} only")
     require_unique(test_frame, id_column, data_dir / test)
@@ -116,7 +117,8 @@ def load_tabular(data_dir, id_column, target_column, metric, train="train.csv", 
                       inputs=[data_dir / test, data_dir / sample])
     if not read_train:
         return dataset
-    train_frame = read_csv(data_dir / train, [id_column, target_column])
+    labels = [target_column] if metric.classification else []  # a class 01 stays 01 in the submission
+    train_frame = read_csv(data_dir / train, [id_column, target_column], text=[id_column, *labels])
     features = [c for c in train_frame.columns if c not in (*dropped, target_column)]
     missing = [c for c in features if c not in test_frame.columns]
     extra = [c for c in test_frame.columns if c not in dropped and c not in features]
@@ -133,27 +135,36 @@ def load_tabular(data_dir, id_column, target_column, metric, train="train.csv", 
     return dataset
 
 
-def model_space_target(values, metric, where):
-    """(targets in model space, class values or None): class indices for classification metrics
-    (scikit-learn's LabelEncoder; classes as plain Python values), else numbers through the
-    metric's link (log1p for RMSLE)."""
-    from sklearn.preprocessing import LabelEncoder
+def class_order(labels):
+    """The distinct labels in class order: by value when every label is a number (1, 2, 10; ordinal
+    metrics such as QWK count on it), else as text."""
+    distinct = sorted({str(label) for label in labels})
+    try:
+        return sorted(distinct, key=lambda label: (float(label), label))
+    except ValueError:
+        return distinct
 
+
+def model_space_target(values, metric, where):
+    """(targets in model space, class labels or None): class indices into class_order(labels) for
+    classification metrics (labels as text), else numbers through the metric's link (log1p for
+    RMSLE)."""
     missing = values.isna().to_numpy()
     if missing.any():
         raise UserError(f"{where}: target {values.name!r} is missing in row {int(np.flatnonzero(missing)[0]) + 2}")
     if metric.classification:
-        encoder = LabelEncoder().fit(values.to_numpy())
-        if len(encoder.classes_) < 2:
+        labels = values.astype(str)
+        classes = class_order(labels)
+        if len(classes) < 2:
             raise UserError(f"{where}: target {values.name!r} has one class only; a classifier needs two or more")
-        return encoder.transform(values.to_numpy()).astype(np.int64), encoder.classes_.tolist()
+        return labels.map({label: k for k, label in enumerate(classes)}).to_numpy(dtype=np.int64), classes
     numbers = pd.to_numeric(values, errors="coerce")
     if numbers.isna().any():
         row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
         raise UserError(f"{where}: target {values.name!r} is not a number in row {row + 2} ({values.iloc[row]!r}); "
                         f"{metric.name} needs numbers (a classification metric such as accuracy takes classes)")
     numbers = numbers.to_numpy(dtype=float)
-    if metric.to_model is np.log1p and (numbers < 0).any():
+    if metric.floor is not None and (numbers < metric.floor).any():
         what = f"target_transform={metric.target_transform}" if metric.target_transform else metric.name
         raise UserError(f"{where}: target {values.name!r} has negative values; {what} needs values >= 0")
     if metric.to_model is np.log and (numbers <= 0).any():

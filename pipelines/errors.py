@@ -5,6 +5,7 @@ CodeError: an exception raised inside a competition's own code (a feature step, 
 loader), named by the innermost frame in that code; exit code 1, the whole traceback printed
 only with --debug (and kept in the run's status.json).
 """
+import errno
 import functools
 import os
 import sys
@@ -16,6 +17,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 class UserError(Exception):
     """Bad input: the message names the problem and the fix."""
+
+
+class ModelFailed(UserError):
+    """A model that could not be trained as set (it diverged, or ran out of memory): the message names
+    the member, the fold and the setting to change. A search records the trial as failed and goes on."""
+
+
+def first_line(error):
+    """An exception as one line: its message's first line, or its type's name."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 class CodeError(Exception):
@@ -63,9 +75,27 @@ def as_code_error(error):
                      "rerun with --debug for the whole traceback", details)
 
 
+FULL = (errno.ENOSPC, errno.EDQUOT)
+DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def disk_problem(error):
+    """A full disk or a file this process may not write, as one line naming the place and the fix
+    (None for any other error)."""
+    if not isinstance(error, OSError) or error.errno not in FULL + DENIED:
+        return None
+    where = error.filename or "a file"
+    if error.errno in FULL:
+        return (f"no space left on the disk that holds {where}: free some space, or put the runs "
+                "(PIPELINES_RUNS_DIR), caches (PIPELINES_CACHE_DIR) and submissions on a larger disk")
+    return (f"not allowed to write {where} ({error.strerror}): run where you may write, or point "
+            "PIPELINES_RUNS_DIR, PIPELINES_CACHE_DIR and --submission at folders you own")
+
+
 def cli_main(main):
-    """Run a command's main(); turn a UserError into one line on stderr and exit code 2, an
-    exception in a competition's own code into one line and exit code 1 (--debug: its traceback)."""
+    """Run a command's main(); turn a UserError (or a full disk, a file it may not write) into one
+    line on stderr and exit code 2, an exception in a competition's own code into one line and exit
+    code 1 (--debug: its traceback)."""
 
     @functools.wraps(main)
     def wrapper(argv=None):
@@ -79,6 +109,9 @@ def cli_main(main):
             print("interrupted", file=sys.stderr)
             sys.exit(130)
         except Exception as error:  # noqa: BLE001 - only a competition's own code is reported this way
+            if disk_problem(error):
+                print(f"error: {disk_problem(error)}", file=sys.stderr)
+                sys.exit(2)
             code_error = as_code_error(error)
             if code_error is None:
                 raise

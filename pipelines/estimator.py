@@ -45,7 +45,9 @@ class LightningEstimator:
         from .trainer import EpochSeconds, make_trainer, torch_threads
 
         X_valid, y_valid = validation if validation is not None else (None, None)
-        data = self._datamodule_class()(X, y, X_valid, y_valid, batch_size=self.batch_size, **self.datamodule_params)
+        # a fold smaller than a batch trains on what there is (whole batches only would train no step)
+        batch_size = min(self.batch_size, len(X))
+        data = self._datamodule_class()(X, y, X_valid, y_valid, batch_size=batch_size, **self.datamodule_params)
         total_steps = self.max_epochs * len(data.train_dataloader())
         with torch_threads(self.threads or devices.THREADS):
             self.module_ = self.module_class.build(X, y, total_steps=total_steps, **self.module_params)
@@ -106,8 +108,9 @@ class SklearnEstimator:
 
     def fit(self, X, y, validation=None, callbacks=(), loggers=()):
         """`early_stop` (pipelines.gbdt.EarlyStop, for GBDT models): the rounds are chosen on an inner
-        split of these training rows and kept in `rounds_` (the run records them); `time_budget`:
-        boosting also stops when that many seconds have passed."""
+        split of these training rows and kept in `rounds_` (the run records them, and in `kept_`
+        whether the refit on every row or the stopped model was kept); `time_budget`: boosting also
+        stops when that many seconds have passed."""
         estimator = clone(self.estimator)
         self.classes_ = np.unique(y).astype(int) if self.n_classes else None
         target = np.searchsorted(self.classes_, y) if self.n_classes else y
@@ -115,8 +118,8 @@ class SklearnEstimator:
         target = np.log1p(target) if self.logged_ else target
         with threadpool_limits(self.threads):
             if gbdt.library(estimator) and (self.early_stop is not None or self.time_budget):
-                self.estimator_, self.rounds_ = gbdt.fit_stopped(estimator, X, target, self.early_stop,
-                                                                 bool(self.n_classes), self.time_budget)
+                self.estimator_, self.rounds_, self.kept_ = gbdt.fit_stopped(
+                    estimator, X, target, self.early_stop, bool(self.n_classes), self.time_budget)
             else:
                 self.estimator_ = estimator.fit(X, target, **(self.fit_params or {}))
         return self

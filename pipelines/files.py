@@ -7,15 +7,24 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def file_mode():
+    """The mode a new file gets under this process's umask (a temporary file is made 0600)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextmanager
 def atomic_path(path):
-    """Yield a temporary path; on success it replaces `path`, on error it is removed."""
+    """Yield a temporary path; on success it replaces `path` (with the mode any new file gets), on
+    error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
         yield Path(temporary)
+        os.chmod(temporary, file_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -24,8 +24,9 @@ import competitions
 
 from . import devices, progress
 from .data import take
-from .errors import UserError, as_code_error
+from .errors import ModelFailed, UserError, as_code_error
 from .logs import logged_epochs
+from .runfolder import require_code
 from .splits import competition_splits, training_rows
 
 
@@ -62,6 +63,7 @@ class FoldTask:
     data_signature: str | None = None  # the data folder as the command saw it (data_signature())
     cache_dir: str | None = None  # the command's image and embedding cache, for workers elsewhere
     time_budget: float | None = None  # seconds each GBDT may boost for under a run's --time-limit
+    code_digest: str | None = None  # the command's code: a Dask worker that runs other code refuses the task
 
     @property
     def index(self):
@@ -161,11 +163,58 @@ def fold_rows(competition, dataset, task):
     return training_rows(competition, dataset, train_rows), valid_rows
 
 
-def fit_features(recipe, dataset, shared, train_rows, valid_rows=None):
+class ReadParams(dict):
+    """A member's parameters that remember which of them a features recipe read: members whose values
+    of those agree (the shared ones, say) share the recipe's fit on a fold."""
+
+    def __init__(self, values):
+        super().__init__(values)
+        self.read, self.read_all = set(), False
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key):
+        self.read.add(key)
+        return super().__contains__(key)
+
+    def __iter__(self):
+        self.read_all = True
+        return super().__iter__()
+
+    def keys(self):
+        self.read_all = True
+        return super().keys()
+
+    def items(self):
+        self.read_all = True
+        return super().items()
+
+    def values(self):
+        self.read_all = True
+        return super().values()
+
+    def same_for(self, view):
+        """Whether a recipe given `view` would read the same values as it read here."""
+        mine, absent = dict(super().items()), object()
+        if self.read_all:
+            return mine == view
+        return all(mine.get(key, absent) == view.get(key, absent) for key in self.read)
+
+
+def fit_features(recipe, dataset, params, train_rows, valid_rows=None):
     """(fitted features, training, validation and test inputs): `recipe` fitted on train_rows only.
-    A recipe sees the shared parameters only, so every member that uses it can share its fit."""
-    features = recipe(dataset, shared)
+    A recipe sees the member's parameters (the shared ones, its own by short name, seed, n_classes)."""
+    features = recipe(dataset, params)
     X_train = features.fit_transform(take(dataset.X, train_rows), dataset.y[train_rows])
+    if getattr(X_train, "ndim", 0) == 2 and X_train.shape[1] == 0:
+        raise UserError("the features left no column to train on (each was dropped, or a step removed it); keep "
+                        "or make at least one number or category column")
     X_valid = None if valid_rows is None else features.transform(take(dataset.X, valid_rows))
     return features, X_train, X_valid, features.transform(dataset.X_test)
 
@@ -213,6 +262,7 @@ def run_fold(task, competition=None, dataset=None, callbacks=None, on_member=Non
 def train_fold(task, competition, dataset, callbacks, on_member):
     use_cache_dir(task.cache_dir)
     competition = competition or competitions.get(task.competition)
+    require_code(task.competition, task.code_digest)
     dataset = dataset or load_dataset(competition, task.data_dir, task.params, signature=task.data_signature)
     folder = open_run_folder(task)
     train_rows, valid_rows = fold_rows(competition, dataset, task)
@@ -221,19 +271,23 @@ def train_fold(task, competition, dataset, callbacks, on_member):
     outputs = {}
     with threadpool_limits(task.threads):
         for recipe, names in by_recipe(members):
-            fitted, saved = None, None  # the recipe's fit on this fold, and where it was saved
+            fits = []  # the recipe's fits on this fold: (the parameters it read, (features, inputs), saved file)
             for name in names:
                 finished = folder.finished_fold(name, task.fold) if folder else None
                 if finished:
                     outputs[name] = load_finished(folder, name, task, finished, valid_rows)
                 else:  # claimed first (worker.json), so a worker that dies fitting features is named too
                     path = folder.start_fold(name, task.fold, progress.worker_name(), task.attempt) if folder else None
-                    if fitted is None:
+                    view = competition.member_params(name, task.params, task.fold_seed, classes, task.threads)
+                    fit = next((fit for fit in fits if fit[0].same_for(view)), None)
+                    if fit is None:
                         seed_everything(task.fold_seed)
-                        shared = competition.member_params(None, task.params, task.fold_seed, classes)
-                        fitted = fit_features(recipe, dataset, shared, train_rows, valid_rows)
-                    outputs[name], saved = train_member(task, competition, dataset, name, members[name], classes,
-                                                        fitted, saved, train_rows, valid_rows, folder, path, callbacks)
+                        read = ReadParams(view)
+                        fit = [read, fit_features(recipe, dataset, read, train_rows, valid_rows), None]
+                        fits.append(fit)
+                    outputs[name], fit[2] = train_member(task, competition, dataset, name, members[name], classes,
+                                                         fit[1], fit[2], train_rows, valid_rows, folder, path,
+                                                         callbacks)
                 if task.report:
                     progress.say(describe(name, outputs[name][0], task.metric, task.several))
                 if on_member:
@@ -277,6 +331,8 @@ def train_member(task, competition, dataset, name, member, classes, fitted, save
     model.fit(X_train, dataset.y[train_rows], validation=validation, **extra)
     valid_pred = None if X_valid is None else model.predict(X_valid)
     test_pred = model.predict(X_test)
+    for predictions, rows in ((valid_pred, "validation"), (test_pred, "test")):
+        require_finite(predictions, f"{name} {task.fold_label}", rows, view, name)
     score = np.nan if valid_rows is None else float(competition.metric.score(dataset.y[valid_rows], valid_pred))
     seconds = time.perf_counter() - start
     if folder:
@@ -286,13 +342,33 @@ def train_member(task, competition, dataset, name, member, classes, fitted, save
         record = folder.save_fold(name, task.fold, features, model, arrays,
                                   {"score": None if np.isnan(score) else score, "seconds": round(seconds, 3),
                                    "train_rows": len(train_rows), "worker": progress.worker_name(),
-                                   "rounds": getattr(model, "rounds_", None),
+                                   "rounds": getattr(model, "rounds_", None), "kept": getattr(model, "kept_", None),
                                    "device": devices.describe(), "threads": task.threads}, features_path=saved,
-                                  attempt=task.attempt)
+                                  attempt=task.attempt, staging=path)
         saved = record["features"]["path"]
     fold = Fold(task.index, score, seconds, getattr(model, "history_", []), worker=progress.worker_name(),
                 rounds=getattr(model, "rounds_", None))
     return (fold, valid_pred, test_pred), saved
+
+
+def learning_rate_hint(view, name):
+    """The setting that most often tames a diverging model: its learning rate, when it declares one."""
+    for key in ("lr", "learning_rate"):
+        if key in view:
+            option = key if name == "model" else f"{name}.{key}"
+            return f"lower its learning rate (--set {option}=..., now {view[key]:g})"
+    return "check its parameters and inputs"
+
+
+def require_finite(predictions, label, rows, view, name):
+    """Predictions that are numbers: NaN or infinite ones (a diverged model) are one error naming the model."""
+    if predictions is None:
+        return
+    bad = ~np.isfinite(np.asarray(predictions, dtype=np.float64))
+    if bad.any():
+        count = int(bad.reshape(len(bad), -1).any(axis=1).sum())
+        raise ModelFailed(f"{label} predicted NaN or infinite values for {count} of {len(bad)} {rows} rows: the "
+                          f"model diverged; {learning_rate_hint(view, name)}")
 
 
 def describe(name, fold, metric, several):

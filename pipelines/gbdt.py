@@ -87,21 +87,43 @@ def fit_boosted(estimator, X, y, stop=None, patience=0, seconds=None):
     return estimator, None
 
 
+def boosted_rounds(estimator):
+    """How many rounds a fitted LightGBM, XGBoost or CatBoost model boosted (a deadline may cut them short)."""
+    kind = library(estimator)
+    if kind == "lightgbm":
+        return int(estimator.booster_.current_iteration())
+    if kind == "xgboost":
+        return int(estimator.get_booster().num_boosted_rounds())
+    return int(getattr(estimator, "model_", estimator).tree_count_)
+
+
 def fit_stopped(estimator, X, y, early_stop=None, classification=False, seconds=None):
-    """(fitted, rounds chosen or None): `estimator` boosted on (X, y) with `early_stop` (EarlyStop:
-    rounds chosen on its held-out rows, then, with its refit, every row trained for those rounds
-    scaled up) within `seconds` in all."""
+    """(fitted, rounds chosen or None, the model kept): `estimator` boosted on (X, y) with `early_stop`
+    (EarlyStop: rounds chosen on its held-out rows, then, with its refit, every row trained for those
+    rounds scaled up) within `seconds` in all. A refit that cannot finish its rounds in the time left
+    (judged from the stopping phase's pace, or cut short by the deadline) gives way to the stopped
+    model: "refit" or "stopped" says which was kept (None without early stopping)."""
     if early_stop is None:
-        return fit_boosted(estimator, X, y, seconds=seconds)
+        fitted, rounds = fit_boosted(estimator, X, y, seconds=seconds)
+        return fitted, rounds, None
     started = time.perf_counter()
     rows, held = early_stop.split(y, classification)
-    fitted, rounds = fit_boosted(estimator, take(X, rows), y[rows], (take(X, held), y[held]), early_stop.patience,
-                                 seconds)
-    if early_stop.refit:  # the held-out rows back, for as many rounds
-        left = None if seconds is None else max(seconds - (time.perf_counter() - started), 0.0)
-        fitted, _ = fit_boosted(with_rounds(estimator, max(1, round(rounds / (1 - early_stop.fraction)))), X, y,
-                                seconds=left)
-    return fitted, rounds
+    stopped, rounds = fit_boosted(estimator, take(X, rows), y[rows], (take(X, held), y[held]), early_stop.patience,
+                                  seconds)
+    if not early_stop.refit:
+        return stopped, rounds, "stopped"
+    wanted = max(1, round(rounds / (1 - early_stop.fraction)))  # the held-out rows back, for as many rounds
+    left = None
+    if seconds is not None:
+        spent = time.perf_counter() - started
+        left = seconds - spent
+        pace = spent / max(1, boosted_rounds(stopped)) / (1 - early_stop.fraction)  # seconds a round on every row
+        if pace * wanted > left:
+            return stopped, rounds, "stopped"
+    refitted, _ = fit_boosted(with_rounds(estimator, wanted), X, y, seconds=left)
+    if boosted_rounds(refitted) < wanted:  # the deadline cut it short: fewer trees than the stopped model chose
+        return stopped, rounds, "stopped"
+    return refitted, rounds, "refit"
 
 
 def with_rounds(estimator, rounds):

@@ -18,7 +18,7 @@ from features.embeddings import VIEWS
 from features.images import RESIZE
 
 from .competition import Competition
-from .data import Dataset, model_space_target, read_csv, require_unique
+from .data import Dataset, class_order, model_space_target, read_csv, require_unique
 from .errors import UserError
 from .image_members import GPU_PHOTOS, GPU_SMALL, LIBRARY
 from .metrics import metric as metric_named
@@ -119,10 +119,7 @@ def image_classes(id_column, target, labels, form, sample_submission, declared=N
             return [str(name) for name in declared]
         if form == "probabilities":
             return [str(c) for c in read_csv(data_dir / sample_submission, [id_column]).columns[1:]]
-        from sklearn.preprocessing import LabelEncoder
-
-        values = read_csv(data_dir / labels, [target], text=[target])[target].dropna()
-        return LabelEncoder().fit(values.to_numpy()).classes_.tolist()
+        return class_order(read_csv(data_dir / labels, [target], text=[target])[target].dropna())
 
     return classes
 

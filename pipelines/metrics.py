@@ -69,6 +69,7 @@ class Metric:
     to_model: Callable | None = None
     from_model: Callable | None = None
     target_transform: str | None = None  # models learn this transform of the target; the score is on raw values
+    floor: float | None = None  # the least valid target (0 for RMSLE): predictions below it are clipped to it
 
     @property
     def direction(self):
@@ -88,6 +89,23 @@ class Metric:
     def model_to_target(self, values):
         return self.from_model(values) if self.from_model else values
 
+    def clipped(self, predictions):
+        """How many model-space predictions lie below the metric's floor (and are clipped to it)."""
+        if self.floor is None:
+            return 0
+        return int((np.asarray(predictions, dtype=np.float64) < self.target_to_model(self.floor)).sum())
+
+
+def expm1_from_zero(values):
+    """expm1 of log1p-space predictions clipped at log1p(0): a value below 0 has no logarithm, and
+    Kaggle's RMSLE refuses it (a blend of log-space members can dip below 0 where targets are near 0)."""
+    return np.expm1(np.maximum(np.asarray(values, dtype=np.float64), 0.0))
+
+
+def rmsle(log_targets, log_predictions):
+    """RMSE in log1p space of predictions clipped at 0, as the submission holds them."""
+    return rmse(log_targets, np.maximum(np.asarray(log_predictions, dtype=np.float64), 0.0))
+
 
 METRICS = {
     "accuracy": Metric("accuracy", accuracy, True, "classification"),
@@ -96,12 +114,12 @@ METRICS = {
     "macro_f1": Metric("macro_f1", macro_f1, True, "classification"),
     "qwk": Metric("qwk", quadratic_kappa, True, "classification"),
     "rmse": Metric("rmse", rmse, False),
-    "rmsle": Metric("rmsle", rmse, False, to_model=np.log1p, from_model=np.expm1),
+    "rmsle": Metric("rmsle", rmsle, False, to_model=np.log1p, from_model=expm1_from_zero, floor=0.0),
     "mae": Metric("mae", mae, False),
 }
 
 
-TARGET_TRANSFORMS = {"log1p": (np.log1p, np.expm1), "log": (np.log, np.exp)}
+TARGET_TRANSFORMS = {"log1p": (np.log1p, expm1_from_zero, 0.0), "log": (np.log, np.exp, None)}  # link, inverse, floor
 
 
 def with_target_transform(metric, transform):
@@ -114,10 +132,10 @@ def with_target_transform(metric, transform):
     if metric.classification or metric.to_model is not None:
         raise UserError(f"target_transform={transform!r} does not go with {metric.name}: it is for regression "
                         "metrics scored on raw values (rmse, mae)")
-    forward, inverse = TARGET_TRANSFORMS[transform]
+    forward, inverse, floor = TARGET_TRANSFORMS[transform]
     raw_score = metric.score
     return replace(metric, score=lambda y, predictions: raw_score(inverse(y), inverse(predictions)),
-                   to_model=forward, from_model=inverse, target_transform=transform)
+                   to_model=forward, from_model=inverse, target_transform=transform, floor=floor)
 
 
 def metric(name):

@@ -14,14 +14,15 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import competitions
-from submissions.write import align_to_sample, check_output_path, default_path, write_submission
+from submissions.write import check_output_path, default_path
 
 from .data import match_schema
 from .errors import UserError, cli_main
 from .files import sha256
+from .report import write_competition_submission
 from .folds import data_signature, image_cache_dir, load_dataset, use_cache_dir
 from .run import add_debug_argument, check_threads
-from .runfolder import RunFolder, code_changes, code_version
+from .runfolder import RunFolder, code_changes, code_digest, code_version, require_code
 from .workers import Workers, check_cluster, check_options, plan, run_all, workers_argument
 
 
@@ -41,6 +42,7 @@ class PredictTask:
     threads: int = 1       # when the run did not record the threads it trained with
     data_signature: str | None = None
     cache_dir: str | None = None
+    code_digest: str | None = None  # the command's code: a Dask worker that runs other code refuses the task
 
 
 def test_inputs(competition, config, data_dir, dataset=None, signature=None):
@@ -57,6 +59,7 @@ def predict_fold(task, dataset=None, inputs=None):
     folder = RunFolder(task.run_dir)
     config = folder.config
     competition = competitions.get(config["competition"])
+    require_code(config["competition"], task.code_digest)
     dataset = test_inputs(competition, config, task.data_dir, dataset, task.data_signature)
     record = task.record
     inputs = {} if inputs is None else inputs
@@ -83,8 +86,10 @@ def member_test_predictions(folder, competition, dataset, data_dir, workers):
     if unfinished:
         raise UserError(f"{folder.fold_path(*unfinished[0])} has no finished model; the run folder is incomplete")
     signature = None if workers.inline else data_signature(data_dir)
+    digest = code_digest(config["competition"])
     tasks = [PredictTask(str(folder.path.resolve()), str(Path(data_dir).resolve()), name, key, records[name, key],
-                         workers.threads, signature, image_cache_dir()) for name in config["members"] for key in keys]
+                         workers.threads, signature, image_cache_dir(), digest)
+             for name in config["members"] for key in keys]
     if workers.inline:
         inputs = {}
         done = [predict_fold(task, dataset, inputs) for task in tasks]
@@ -155,10 +160,9 @@ def predict(run_dir, data_dir=None, submission_path=None, workers=Workers(), log
         print(f"warning: the code differs from the run's ({', '.join(changed[:4])}{', ...' if len(changed) > 4 else ''});"
               " predictions may differ from the run's", file=sys.stderr)
     dataset, test = test_predictions(folder, data_dir, workers, log)
-    frame = competition.submission(dataset.test_ids, test, folder.config.get("classes"))
     path = Path(submission_path) if submission_path else default_path(competition.name)
-    return write_submission(align_to_sample(frame, dataset.sample), dataset.sample, path,
-                            competition.check_submission, folder.config.get("classes"))
+    return write_competition_submission(competition, dataset.test_ids, test, folder.config.get("classes"),
+                                        dataset.sample, path, log)
 
 
 def build_parser():
@@ -189,10 +193,12 @@ def main(argv=None):
     config = folder.config
     known = not config.get("kind") == "blend" and {"refit", "folds", "members"} <= set(config)
     models = len(fold_keys(config)) * len(config["members"]) if known else 10**6  # a blend: its runs' models
-    workers = plan(requested, max(1, models), args.cluster, args.threads)
+    workers = plan(requested, max(1, models), args.cluster, args.threads, config.get("folds") if known else None)
     if workers.cluster and known:
         data_dir = Path(args.data_dir or config.get("data_dir", "."))
-        check_cluster(workers.cluster, config.get("competition"), [data_dir.resolve(), folder.path.resolve()], None)
+        competitions.get(*folder.require_config("competition"))  # its module counts in the code's digest
+        check_cluster(workers.cluster, config["competition"], [data_dir.resolve(), folder.path.resolve()],
+                      code_digest(config["competition"]))
     print(predict(args.run_dir, args.data_dir, args.submission, workers))
 
 

@@ -102,5 +102,34 @@ def plot_learning_curves(path, folds, title):
     plt.close(figure)
 
 
+def column_lines(roles, limit=8):
+    """The columns a run uses, as what, and those it drops with why: a few lines to print."""
+    def names(columns):
+        return ", ".join(map(str, columns[:limit])) + (f", ... ({len(columns)})" if len(columns) > limit else "")
+
+    lines = [f"columns: {len(roles['number'])} numbers ({names(roles['number'])}), {len(roles['category'])} "
+             f"categories ({names(roles['category'])})"]
+    lines += [f"column {column} dropped: {why}" for column, why in roles["dropped"].items()]
+    return lines
+
+
+def say_clipped(metric, predictions, log=print):
+    """One line when test predictions fall below the metric's floor (they are clipped to it)."""
+    count = metric.clipped(predictions)
+    if count:
+        log(f"{count} test prediction{'s' if count > 1 else ''} below {metric.floor:g}, the least value "
+            f"{metric.target_transform and 'the target' or metric.name} takes: clipped to {metric.floor:g}")
+
+
+def write_competition_submission(competition, test_ids, predictions, classes, sample, path, log=print):
+    """The competition's submission of `predictions` (model space), in the sample's order, validated and
+    written atomically to `path`; returns the path."""
+    from submissions.write import align_to_sample, write_submission
+
+    say_clipped(competition.metric, predictions, log)
+    frame = competition.submission(test_ids, predictions, classes)
+    return write_submission(align_to_sample(frame, sample), sample, path, competition.check_submission, classes)
+
+
 def format_score(mean, std):
     return f"{mean:.5f} ± {std:.5f}" if math.isfinite(std) else f"{mean:.5f}"

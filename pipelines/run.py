@@ -11,7 +11,7 @@ from pathlib import Path
 
 import competitions
 from submissions.submit import require_message, submit
-from submissions.write import align_to_sample, check_output_path, default_path, write_submission
+from submissions.write import check_output_path, default_path
 
 from .blend import blend, equal_weights, stack
 from .crossval import cross_validate_members, registered
@@ -23,7 +23,7 @@ from .files import sha256
 from .kaggle_client import CREDENTIALS_HELP, has_credentials
 from .logs import LOGGERS, check_logger
 from .params import resolve
-from .report import format_score, save_outputs
+from .report import column_lines, format_score, save_outputs, write_competition_submission
 from .runfolder import (
     RUNS_DIR,
     RunFolder,
@@ -243,9 +243,10 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
     dataset = competition.load(data_dir, params)
     splits = splits_of(competition, dataset, folds, seed)  # too many folds fails here, before any output
     tasks = (folds + bool(settings["refit"])) * len(competition.selected_members(params))  # (member, fold) pairs
-    workers = plan(settings.get("workers", 1), tasks, settings.get("cluster"), settings.get("threads"))
+    workers = plan(settings.get("workers", 1), tasks, settings.get("cluster"), settings.get("threads"), folds)
     budget = time_budget(settings.get("time_limit"), settings.get("clock", start), workers, tasks)
-    config = run_config(competition, dataset, data_dir, {k: v for k, v in settings.items() if k != "clock"})
+    config = run_config(competition, dataset, data_dir, {**{k: v for k, v in settings.items() if k != "clock"},
+                                                         "threads": workers.threads})
     if workers.cluster and registered(competition):  # every worker checked before anything is written
         RUNS_DIR.resolve().mkdir(parents=True, exist_ok=True)
         check_cluster(workers.cluster, competition.name, [Path(data_dir).resolve(), RUNS_DIR.resolve()],
@@ -254,20 +255,20 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
     submission_path = Path(submission_path or folder.config["submission"])
     print(f"{competition.name}: {len(dataset.y)} train rows, {len(dataset.test_ids)} test rows, "
           f"{folds} fold{'s' if folds > 1 else ''}, seed {seed}, {workers.describe()}", flush=True)
+    for line in column_lines(dataset.info["columns"]) if "columns" in dataset.info else ():
+        print(line, flush=True)
     print(f"run folder: {folder.path}", flush=True)
     try:
         excluded = excluded_rows(competition, dataset)
         result, results, weights, stacker = cross_validate_and_blend(competition, dataset, data_dir, folder, settings,
                                                                      splits, excluded, workers, budget)
-        frame = competition.submission(dataset.test_ids, result.test, dataset.info.get("classes"))
-        path = write_submission(align_to_sample(frame, dataset.sample), dataset.sample, submission_path,
-                                competition.check_submission, dataset.info.get("classes"))
+        path = write_competition_submission(competition, dataset.test_ids, result.test, dataset.info.get("classes"),
+                                            dataset.sample, submission_path)
         save_outputs(folder, competition, dataset, result, results, weights, fold_of_rows(splits, len(dataset.y)),
                      excluded, time.perf_counter() - start, stacker)
         folder.complete(submission=str(path), submission_sha256=sha256(path))
     except BaseException as error:
-        folder.set_status("failed", error=str(error).splitlines()[0] if str(error) else type(error).__name__,
-                          traceback=getattr(error, "details", "") or traceback.format_exc())
+        folder.fail(error, getattr(error, "details", "") or traceback.format_exc())
         raise
     return result, path
 

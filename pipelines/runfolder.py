@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, first_line
 from .files import atomic_path, file_record, fingerprint, folder_records, sha256, write_json
 from .persist import load_object, save_object
 
@@ -92,6 +92,26 @@ def code_files(competition=None):
     return files
 
 
+def files_digest(files):
+    return hashlib.sha256("".join(f"{name}\0{digest}\n" for name, digest in files.items()).encode()).hexdigest()
+
+
+def code_digest(competition=None):
+    """One sha256 over the code a run runs (code_files): two processes that agree on it run the same code."""
+    return files_digest(code_files(competition))
+
+
+def require_code(competition, digest):
+    """On a Dask worker: refuse a task sent by a command whose code differs from this worker's (a worker
+    that joined or restarted after the command checked the cluster runs whatever code it has)."""
+    from .progress import dask_worker
+
+    if digest and dask_worker() is not None and code_digest(competition) != digest:
+        raise UserError(f"Dask worker {dask_worker().address} runs other code than the command (another version "
+                        "of the project, or files changed since the command started): install the same version on "
+                        "every worker and restart the workers")
+
+
 def code_version(competition=None):
     """The git commit, whether the tree had changes (untracked files too), and a sha256 of every file
     of the code (code_files) with one digest over them all (None outside git for the first two)."""
@@ -100,7 +120,7 @@ def code_version(competition=None):
         return done.stdout.strip()
 
     files = code_files(competition)
-    digest = hashlib.sha256("".join(f"{name}\0{digest}\n" for name, digest in files.items()).encode()).hexdigest()
+    digest = files_digest(files)
     try:
         found = {"commit": git("rev-parse", "HEAD"),
                  "dirty": bool(git("status", "--porcelain", "--", "pipelines", "features", "submissions", "competitions"))}
@@ -204,9 +224,21 @@ class RunFolder:
         return self._read_json(STATUS) if (self.path / STATUS).is_file() else {"status": "unknown"}
 
     def set_status(self, state, **extra):
+        """Rewrite status.json: `state` and `extra` over what it held (a failed attempt's error and
+        traceback go when the run runs or completes again)."""
         previous = self.status if (self.path / STATUS).is_file() else {}
+        if state != "failed":
+            previous = {key: value for key, value in previous.items() if key not in ("error", "traceback")}
         write_json(self.path / STATUS, {**previous, "status": state, "updated": now(), "host": socket.gethostname(),
                                         "pid": os.getpid(), **extra})
+
+    def fail(self, error, details=None):
+        """Record the run as failed with `error` (and its traceback), as far as the disk allows: a
+        full disk must not hide the error that stopped the run."""
+        try:
+            self.set_status("failed", error=first_line(error), **({"traceback": details} if details else {}))
+        except OSError:
+            pass
 
     def require_complete(self, action, to_predict=False):
         """A complete run whose recorded files are intact (to_predict: those predicting reads)."""
@@ -266,14 +298,20 @@ class RunFolder:
             raise UserError(f"{self.path} was resumed by another command; this task of an earlier attempt stops")
 
     def start_fold(self, member, fold, worker=None, attempt=None):
-        """An empty folder for the fold (what a killed attempt left is removed), claimed by this process."""
+        """Claim the fold for this process (worker.json in an empty fold folder: what a killed attempt
+        left is removed) and return a staging folder of its own, where the fold's files are written
+        until save_fold moves them into place."""
         self.require_attempt(attempt)
         path = self.fold_path(member, fold)
         shutil.rmtree(path, ignore_errors=True)
+        for stale in path.parent.glob(f".{path.name}.*"):
+            shutil.rmtree(stale, ignore_errors=True)
         path.mkdir(parents=True, exist_ok=True)
         write_json(path / "worker.json", {"worker": worker, "host": socket.gethostname(), "pid": os.getpid(),
                                           "attempt": attempt, "started": now()})
-        return path
+        staging = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}"
+        staging.mkdir()
+        return staging
 
     def claim_died(self, member, fold, attempt=None):
         """Whether the process that started this fold in this attempt ran on this machine and is gone
@@ -286,20 +324,39 @@ class RunFolder:
         return (not (path / RECORD).is_file() and claim.get("attempt") == attempt
                 and claim.get("host") == socket.gethostname() and not pid_alive(int(claim.get("pid") or 0)))
 
-    def save_fold(self, member, fold, features, model, predictions, info, features_path=None, attempt=None):
-        """Write the fold's files, then its record. `features_path` (relative to the run folder) names
-        fitted features another member saved for this fold; without it they are saved here."""
+    def save_fold(self, member, fold, features, model, predictions, info, features_path=None, attempt=None,
+                  staging=None):
+        """Write the fold's files into its `staging` folder (start_fold's), then, if this attempt still
+        owns the run, move them into place with the record written last: a task of an attempt that a
+        resumed run has superseded writes nothing into the run. `features_path` (relative to the run
+        folder) names fitted features another member saved for this fold; without it they are saved here."""
         path = self.fold_path(member, fold)
-        if features_path is None:
-            save_object(features, path / "features.skops")
-            features_path = (path / "features.skops").relative_to(self.path).as_posix()
-        model.save(path)
-        for name, array in predictions.items():
-            save_array(path / f"{name}.npy", array)
-        record = {"member": member, "fold": fold, **info, "files": folder_records(path),
-                  "features": {"path": features_path, **file_record(self.path / features_path)}}
-        self.require_attempt(attempt)
-        write_json(path / RECORD, record)
+        staging = Path(staging or path)
+        try:
+            if features_path is None:
+                save_object(features, staging / "features.skops")
+                features_path = (path / "features.skops").relative_to(self.path).as_posix()
+            model.save(staging)
+            for name, array in predictions.items():
+                save_array(staging / f"{name}.npy", array)
+            self.require_attempt(attempt)
+            if staging != path:
+                shutil.copy2(path / "worker.json", staging / "worker.json")
+            saved_features = staging / Path(features_path).name if features_path.startswith(
+                path.relative_to(self.path).as_posix() + "/") else self.path / features_path
+            record = {"member": member, "fold": fold, **info, "files": folder_records(staging),
+                      "features": {"path": features_path, **file_record(saved_features)}}
+            write_json(staging / RECORD, record)
+            if staging != path:
+                self.require_attempt(attempt)
+                retired = path.parent / f".{path.name}.retired-{uuid.uuid4().hex[:8]}"
+                path.rename(retired)
+                staging.rename(path)
+                shutil.rmtree(retired, ignore_errors=True)
+        except BaseException:
+            if staging != path:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise
         return record
 
     def fold_array(self, member, fold, name):
@@ -336,7 +393,7 @@ def save_array(path, array):
         np.save(handle, np.asarray(array), allow_pickle=False)
 
 
-def differences(recorded, current, keys=("competition", "preset", "members", "folds", "seed", "refit")):
+def differences(recorded, current, keys=("competition", "preset", "members", "folds", "seed", "refit", "threads")):
     """What differs between a run's config and this command's, as readable phrases."""
     found = [f"{key}: the run has {recorded.get(key)!r}, this command {current.get(key)!r}"
              for key in keys if recorded.get(key) != current.get(key)]

@@ -15,14 +15,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import LabelEncoder
 
-from features.tabular import DropIdentifiers, NativeCategories, tabular_preprocessor
+from features.tabular import DropIdentifiers, NativeCategories, column_roles, tabular_preprocessor
 from submissions.validate import check_finite, check_labels, check_probabilities
 
 from .competition import Competition, Member
 from .splits import default_splitter
-from .data import load_tabular, read_csv
+from .data import class_order, load_tabular, read_csv
 from .members import LIBRARY
 from .errors import UserError
 from .metrics import metric as metric_named
@@ -42,18 +41,20 @@ def default_members(metric):
 
 
 def tree_inputs(steps):
-    """Engineered steps, then identifier-like text dropped and text columns as pandas categories."""
+    """Engineered steps, then identifiers and free text dropped (data.info["columns"]) and text columns
+    as pandas categories."""
     def features(data, params):
-        return make_pipeline(*[clone(step) for step in steps], DropIdentifiers(), NativeCategories())
+        return make_pipeline(*[clone(step) for step in steps], DropIdentifiers(data.info.get("columns")),
+                             NativeCategories())
 
     return features
 
 
 def linear_inputs(steps, categorical=()):
-    """Engineered steps, then identifier-like text dropped, numbers imputed, log1p'd where skewed and
+    """Engineered steps, then identifiers and free text dropped, numbers imputed, log1p'd where skewed and
     standardised, categories one-hot encoded (`categorical` names numeric columns that are codes)."""
     def features(data, params):
-        return make_pipeline(*[clone(step) for step in steps], DropIdentifiers(),
+        return make_pipeline(*[clone(step) for step in steps], DropIdentifiers(data.info.get("columns")),
                              tabular_preprocessor(categorical=categorical, skew_threshold=params["skew_threshold"]))
 
     return features
@@ -89,7 +90,7 @@ def tabular_submission(id_column, target, metric, form, positive):
         elif form == "label":
             frame[target] = pd.Series([classes[k] for k in np.argmax(predictions, axis=1)], dtype=object)
         elif form == "probability":
-            frame[target] = np.asarray(predictions)[:, classes.index(positive) if positive is not None else -1]
+            frame[target] = np.asarray(predictions)[:, positive_index(classes, positive)]
         else:  # rows summing to 1 exactly where rounding left them off by a little (a blend's); others fail the check
             probabilities = np.array(predictions, dtype=np.float64)
             sums = probabilities.sum(axis=1, keepdims=True)
@@ -101,12 +102,17 @@ def tabular_submission(id_column, target, metric, form, positive):
     return submission
 
 
+def positive_index(classes, positive):
+    """The column of the positive class (compared as text, as the file holds labels: positive=1 is
+    the class 1); the last class without one."""
+    return -1 if positive is None else [str(name) for name in classes].index(str(positive))
+
+
 def check_classes(classes, form, positive, sample, target, where):
     """The submission form fits the classes, checked when the data loads rather than after training."""
-    if form == "probability" and positive is not None and positive not in classes:
-        same_text = [value for value in classes if str(value) == str(positive)]
-        hint = f"write positive={same_text[0]!r}" if same_text else f"choose one of {', '.join(map(repr, classes))}"
-        raise UserError(f"positive={positive!r} is not a class of {target!r} in {where}; {hint}")
+    if form == "probability" and positive is not None and str(positive) not in map(str, classes):
+        raise UserError(f"positive={positive!r} is not a class of {target!r} in {where}; choose one of "
+                        f"{', '.join(map(str, classes))}")
     if form == "probability" and len(classes) != 2:
         raise UserError(f"submission='probability' is for two classes; {target!r} in {where} has {len(classes)}: "
                         "use submission='probabilities' (a column per class) or 'label'")
@@ -124,7 +130,7 @@ def check_classes(classes, form, positive, sample, target, where):
 def tabular_check(metric, form):
     def check(frame, source, classes=None):
         if not metric.classification:
-            check_finite(frame, source, minimum=0.0 if metric.to_model is np.log1p else None)
+            check_finite(frame, source, minimum=metric.floor)
         elif form == "label":
             check_labels(frame, source, classes)
         else:
@@ -163,11 +169,16 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
                             keep_id=keep_id)
         if train and metric.classification:
             check_classes(data.info["classes"], submission, positive, data.sample, target, data_dir / "train.csv")
+        if train:
+            roles = data.info["columns"] = column_roles(data.X, data.X_test)
+            if not (roles["number"] or roles["category"] or features):
+                dropped = "; ".join(f"{column}: {why}" for column, why in list(roles["dropped"].items())[:3])
+                raise UserError(f"{data_dir / 'train.csv'}: every feature column is dropped ({dropped}), so there "
+                                "is nothing to train on; declare features= steps that turn them into numbers")
         return data
 
     def classes(data_dir):
-        values = read_csv(data_dir / "train.csv", [target])[target].dropna()
-        return LabelEncoder().fit(values.to_numpy()).classes_.tolist()
+        return class_order(read_csv(data_dir / "train.csv", [target], text=[target])[target].dropna())
 
     return Competition(
         name=name, slug=slug, metric=metric, load=load, members=built,

@@ -21,7 +21,7 @@ import competitions
 
 from .crossval import cross_validate
 from .download import locate_or_download
-from .errors import UserError, cli_main
+from .errors import CodeError, UserError, as_code_error, cli_main, first_line
 from .files import write_json
 from .folds import load_dataset
 from .params import resolve
@@ -80,6 +80,15 @@ def make_objective(competition, name, dataset, base, assignments, folds, seed, p
                 on_fold=FoldPruning(trial, folds) if pruning else None,
             )
             return result.mean
+        except optuna.TrialPruned:
+            raise
+        except Exception as error:  # noqa: BLE001 - a trial that fails is recorded FAIL; the search goes on
+            reason = first_line(as_code_error(error) or error)
+            if not isinstance(error, (UserError, CodeError)):
+                reason = f"{type(error).__name__}: {reason}"
+            trial.set_user_attr("error", reason)
+            print(f"trial {trial.number} failed: {reason}", flush=True)
+            return float("nan")  # Optuna records a trial whose value is NaN as FAIL
         finally:
             gc.collect()  # free the fold models, trainers and loaders before the next trial
 
@@ -165,7 +174,10 @@ def summarize(study, competition, run_dir, found_with, rescore):
     try:
         best = study.best_trial
     except ValueError:
-        raise UserError("no trial has completed yet; run more trials (--trials) or allow more time (--timeout)") from None
+        failed = [trial.user_attrs["error"] for trial in study.trials if "error" in trial.user_attrs]
+        why = f" ({len(failed)} failed; the last: {failed[-1]})" if failed else ""
+        raise UserError(f"no trial has completed yet{why}; run more trials (--trials), allow more time (--timeout) "
+                        "or narrow the search (--set)") from None
     metric = competition.metric.name
     print(f"best {metric}: {best.value:.5f} (trial {best.number}) on the search's own splits (seed {found_with['seed']})")
     for key, value in best.params.items():
@@ -252,9 +264,9 @@ def main(argv=None):
         raise UserError(f"--trials {args.trials}: give a positive number of trials")
     if args.timeout is not None and args.timeout <= 0:
         raise UserError(f"--timeout {args.timeout}: give a positive number of seconds")
-    workers = plan(requested, args.trials, args.cluster, args.threads)  # an unreachable cluster fails here
     # the same resolution as pipelines.run (preset, params file, --set); fails before any work
     preset, pinned, folds, _ = resolve_settings(competition, args.preset, args.params, args.set, args.folds)
+    workers = plan(requested, args.trials, args.cluster, args.threads, folds)  # an unreachable cluster fails here
     base = {**(competition.presets.get(preset) or {}), **read_params_file(args.params)}
     base.pop("folds", None)
     name = choose_member(competition, pinned)

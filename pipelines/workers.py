@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import devices, progress
-from .errors import UserError
+from .errors import UserError, first_line
 
 AUTO = "auto"
 
@@ -76,17 +76,24 @@ class Workers:
         return f"{self.count} worker processes, {self.threads} thread{'s' if self.threads > 1 else ''} each"
 
 
-def plan(requested, tasks, cluster=None, threads=None, log=print):
-    """Workers for `tasks` independent tasks: `requested` (a number or auto: as many as the cores,
-    or the GPUs when there are any, allow), never more than there are tasks; `threads` for each
-    model that leaves them to the run. Those default to the cores shared among as many workers as
-    auto would start, whatever `requested` is: XGBoost and CatBoost give slightly different models
-    on other thread counts, so the number of workers must not change them. A cluster's workers run
-    one single-threaded task each."""
+def model_threads(folds, cores, gpus=0):
+    """Threads of each model that leaves them to the run: the cores shared among the folds that can
+    train side by side (one a GPU on a GPU machine). They follow the machine and the folds, never
+    the members, --refit, --workers, or tune against run: XGBoost and CatBoost build slightly other
+    trees on other thread counts, so whatever else changes, a seed's folds must not."""
+    return max(1, cores // max(1, min(folds, gpus or cores)))
+
+
+def plan(requested, tasks, cluster=None, threads=None, folds=None, log=print):
+    """Workers for `tasks` independent tasks of a run with `folds` folds: `requested` (a number, or
+    auto: as many as the GPUs, or as the cores allow at each model's threads), never more than there
+    are tasks; `threads` (--threads) for each model that leaves them to the run, by default
+    model_threads(folds). A cluster's workers run one single-threaded task each (--threads to change)."""
     if cluster:
         return Workers(count=len(cluster_client(cluster).nthreads()), threads=threads or 1, cluster=cluster)
     cores, gpus = cpu_cores(), devices.gpu_count()
-    auto = max(1, min(tasks, gpus or cores))
+    threads = threads or model_threads(folds or tasks, cores, gpus)
+    auto = max(1, min(tasks, gpus or cores // threads))
     if requested == AUTO:
         count = auto
     else:
@@ -95,7 +102,7 @@ def plan(requested, tasks, cluster=None, threads=None, log=print):
             log(f"--workers {requested}: only {tasks} model{'s' if tasks > 1 else ''} to train, so {tasks} worker"
                 f"{'s' if tasks > 1 else ''}")
             count = tasks
-    return Workers(count=count, threads=threads or max(1, cores // auto), gpus=gpus)
+    return Workers(count=count, threads=threads, gpus=gpus)
 
 
 # --- local worker processes --------------------------------------------------------------------
@@ -170,7 +177,7 @@ def check_worker(competition, paths, digest):
     """On a Dask worker: what keeps it from running this command's tasks, or None."""
     import competitions as registry
 
-    from .runfolder import code_version
+    from .runfolder import code_digest
 
     try:
         registry.get(competition)
@@ -180,7 +187,7 @@ def check_worker(competition, paths, digest):
     unseen = [path for path in paths if not Path(path).is_dir()]
     if unseen:
         return f"cannot see {unseen[0]}: every worker must reach the data and run folders at the same paths"
-    if digest and code_version(competition)["digest"] != digest:
+    if digest and code_digest(competition) != digest:
         return "runs other code than this command (another version of the project, or files changed since the " \
                "worker started): install the same version and restart the workers"
     return None
@@ -207,11 +214,6 @@ def check_cluster(address, competition, paths, digest):
             raise UserError(f"Dask worker {worker} {problem}")
 
 
-def first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 # --- running tasks ------------------------------------------------------------------------------
 
 def run_all(function, tasks, workers, name=lambda task: "a task", died=None, hint=""):
@@ -220,6 +222,8 @@ def run_all(function, tasks, workers, name=lambda task: "a task", died=None, hin
     error: `died(tasks)` names the tasks whose worker is gone (asked the moment the first failure
     comes in, before the pool stops the rest), `hint` ends the message (how to resume)."""
     seen = {"taken": threading.Event()}
+    if died is None:  # nothing to ask when a worker dies: report it at once
+        seen["taken"].set()
 
     def first_failure(future):  # runs as the future fails, before loky stops the other workers
         if not seen["taken"].is_set() and died and not future.cancelled() and future.exception() is not None:

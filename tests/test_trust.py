@@ -149,9 +149,12 @@ def test_an_error_in_a_feature_step_is_one_line_naming_it(own_competitions, tmp_
 def test_positive_class_and_probability_columns_are_checked_before_training(tmp_path, in_tmp):
     data = make_table(tmp_path / "churn", labels=(0, 1))
     wrong = tabular_competition(name="churn", slug="churn", id_column="id", target="target", metric="roc_auc",
-                                submission="probability", positive="1")
-    with pytest.raises(UserError, match=r"positive='1' is not a class of 'target' .*; write positive=1"):
+                                submission="probability", positive=2)
+    with pytest.raises(UserError, match=r"positive=2 is not a class of 'target' .*; choose one of 0, 1"):
         wrong.load(data)
+    for positive in (1, "1"):  # labels are text as the file holds them: either names the class 1
+        tabular_competition(name="churn", slug="churn", id_column="id", target="target", metric="roc_auc",
+                            submission="probability", positive=positive).load(data)
     three = make_table(tmp_path / "three", labels=("a", "b", "c"), sample_columns=["a", "b", "d"])
     competition = tabular_competition(name="three", slug="three", id_column="id", target="target",
                                       metric="log_loss", submission="probabilities")
