@@ -21,7 +21,7 @@ COMPETITION = image_competition(
         "gpu": {"folds": 1},
         # the cpu preset before batched augmentation and airbench94's extras, for comparison
         "cpu-albumentations": {"folds": 1, "cnn.momentum": 0.9, "cnn.weight_decay": 5e-4, "cnn.bias_lr_scale": 1.0,
-                               "cnn.whiten_bias_epochs": 0, "cnn.lookahead": False, "cnn.identity_init": False,
+                               "cnn.whiten_bias_epochs": 0, "cnn.lookahead": "false", "cnn.identity_init": False,
                                "cnn.muon_lr": 0.0, "cnn.augment": "albumentations", "cnn.cutout": 8},
     },
 )

@@ -67,12 +67,12 @@ class BatchAugment:
         return images
 
 
-def cifar_train_transform(size=32, pad=4, cutout=8):
-    """Per image (albumentations): pad + random crop, horizontal flip, coarse dropout of one hole."""
+def cifar_train_transform(size=32, pad=4, cutout=8, mirror=True):
+    """Per image (albumentations): pad + random crop, horizontal flip (with `mirror`), coarse dropout of one hole."""
     steps = [
         A.PadIfNeeded(size + 2 * pad, size + 2 * pad, border_mode=0),  # zero padding as in the reference recipes
         A.RandomCrop(size, size),
-        A.HorizontalFlip(p=0.5),
+        *([A.HorizontalFlip(p=0.5)] if mirror else []),
     ]
     if cutout:
         steps.append(A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(cutout // 2, cutout),
@@ -80,23 +80,27 @@ def cifar_train_transform(size=32, pad=4, cutout=8):
     return A.Compose(steps)
 
 
-def finetune_train_transform(size, scale=(0.35, 1.0), jitter=0.3):
-    """Random resized crop, horizontal flip and colour jitter for fine-tuning a pretrained backbone."""
+def finetune_train_transform(size, scale=(0.35, 1.0), jitter=0.3, mirror=True):
+    """Random resized crop, horizontal flip (with `mirror`) and colour jitter for fine-tuning a pretrained backbone."""
     return A.Compose([
         A.RandomResizedCrop(size=(size, size), scale=scale),
-        A.HorizontalFlip(p=0.5),
+        *([A.HorizontalFlip(p=0.5)] if mirror else []),
         A.ColorJitter(brightness=jitter, contrast=jitter, saturation=jitter, hue=0.05, p=0.8),
     ])
 
 
-def tta_views(x, level):
-    """Test-time views of a float NCHW batch: 0 none, 1 + flip, 2 + flip and 2-pixel translations."""
+def tta_views(x, level, mirror=True):
+    """Test-time views of a float NCHW batch: 0 none, 1 + flip, 2 + flip and 2-pixel translations;
+    without `mirror` (digits, letters, text) nothing is flipped."""
+    def flip(view):
+        return torch.flip(view, dims=[3]) if mirror else view
+
     views = [x]
-    if level >= 1:
-        views.append(torch.flip(x, dims=[3]))
+    if level >= 1 and mirror:
+        views.append(flip(x))
     if level >= 2:
         padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="reflect")
         height, width = x.shape[2:]
         views.append(padded[:, :, :height, :width])
-        views.append(torch.flip(padded[:, :, 4:4 + height, 4:4 + width], dims=[3]))
+        views.append(flip(padded[:, :, 4:4 + height, 4:4 + width]))
     return views

@@ -14,7 +14,6 @@ other.
 import contextlib
 import hashlib
 import json
-import sys
 import time
 import uuid
 
@@ -55,30 +54,43 @@ def backbone(name, weights=""):
     return _networks[name, weights]
 
 
+CHUNKS = 64  # image keys fall into this many chunks; one process at a time embeds a chunk's missing images
+
+
+def chunk_of(key):
+    return int(key[:4], 16) % CHUNKS
+
+
 class EmbeddingStore:
     """Embeddings by image key in a folder of shards, each a .npz of keys and vectors written
     atomically by one writer (keys.npy + vectors.npy, the older layout, is read as one more)."""
 
     def __init__(self, folder):
         self.folder = folder
-        keys, vectors = [], []
-        for shard in self.shards():
-            keys.append(shard[0])
-            vectors.append(shard[1])
-        self.keys = np.concatenate(keys) if keys else np.array([], dtype="<U64")
-        self.vectors = np.concatenate(vectors) if vectors else None
-        self.index = {key: row for row, key in enumerate(self.keys)}
+        self.keys, self.vectors, self.index, self.read = np.array([], dtype="<U64"), None, {}, set()
+        self.refresh()
+
+    def refresh(self):
+        """Take in the shards written since the last look (by this process or another)."""
+        for keys, vectors in self.shards():
+            self._append(keys, vectors)
 
     def shards(self):
-        """(keys, vectors) of each readable shard; a damaged one is skipped (its images are embedded again)."""
-        try:  # the older layout: one pair of files
-            keys = np.load(self.folder / "keys.npy", allow_pickle=False)
-            vectors = np.load(self.folder / "vectors.npy", allow_pickle=False)
-            if len(keys) == len(vectors):
-                yield keys, vectors
-        except (OSError, ValueError):
-            pass
+        """(keys, vectors) of each readable shard not read yet; a damaged one is skipped (its images
+        are embedded again)."""
+        if "keys.npy" not in self.read:
+            self.read.add("keys.npy")
+            try:  # the older layout: one pair of files
+                keys = np.load(self.folder / "keys.npy", allow_pickle=False)
+                vectors = np.load(self.folder / "vectors.npy", allow_pickle=False)
+                if len(keys) == len(vectors):
+                    yield keys, vectors
+            except (OSError, ValueError):
+                pass
         for path in sorted(self.folder.glob("shard-*.npz")) if self.folder.is_dir() else ():
+            if path.name in self.read:
+                continue
+            self.read.add(path.name)
             try:
                 with np.load(path, allow_pickle=False) as shard:
                     keys, vectors = shard["keys"], shard["vectors"]
@@ -86,6 +98,14 @@ class EmbeddingStore:
                 continue
             if len(keys) == len(vectors):
                 yield keys, vectors
+
+    def _append(self, keys, vectors):
+        new = [row for row, key in enumerate(keys) if key not in self.index]
+        if not new:
+            return
+        self.index.update({key: len(self.keys) + offset for offset, key in enumerate(keys[new])})
+        self.keys = np.concatenate([self.keys, keys[new]])
+        self.vectors = vectors[new] if self.vectors is None else np.concatenate([self.vectors, vectors[new]])
 
     def missing(self, keys):
         return np.array([row for row, key in enumerate(keys) if key not in self.index], dtype=np.int64)
@@ -100,11 +120,11 @@ class EmbeddingStore:
             return
         rows = list(first.values())
         new_keys = np.array(list(first), dtype="<U64")
-        with atomic_path(self.folder / f"shard-{uuid.uuid4().hex}.npz") as temporary, open(temporary, "wb") as handle:
+        name = f"shard-{uuid.uuid4().hex}.npz"
+        with atomic_path(self.folder / name) as temporary, open(temporary, "wb") as handle:
             np.savez(handle, keys=new_keys, vectors=vectors[rows])
-        self.keys = np.concatenate([self.keys, new_keys])
-        self.vectors = vectors[rows] if self.vectors is None else np.concatenate([self.vectors, vectors[rows]])
-        self.index = {key: row for row, key in enumerate(self.keys)}
+        self.read.add(name)
+        self._append(new_keys, vectors[rows])
 
     def lookup(self, keys):
         return self.vectors[[self.index[key] for key in keys]]
@@ -127,6 +147,14 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
     def __sklearn_is_fitted__(self):
         return True  # nothing to learn
 
+    def requirements(self):
+        """Distributions transform reads that loading this step does not import: the backbone's weights
+        package (none for a weights file or the tiny network) and the store's locks."""
+        from pipelines.models.efficientnet import WEIGHT_PACKAGES
+
+        weights = [] if self.weights or self.backbone not in WEIGHT_PACKAGES else [WEIGHT_PACKAGES[self.backbone][2]]
+        return [*weights, "filelock"]
+
     def store_name(self, weights_id, resolution, device="cpu"):
         """The store of this backbone, weights, resolution, views and classes; on a GPU also of the
         device and its precision (bf16 or fp16 embeddings differ from a CPU's fp32 ones)."""
@@ -144,10 +172,48 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
         keys = image_keys(X)
         missing = store.missing(keys)
         if len(missing):
-            start = time.perf_counter()
-            store.add(keys[missing], self.embed(network, np.asarray(X)[missing]))
-            log(f"embedded {len(missing)} images with {self.backbone} in {time.perf_counter() - start:.1f}s")
+            self.embed_missing(network, store, keys, X, missing, log)
         return store.lookup(keys)
+
+    def embed_missing(self, network, store, keys, images, missing, log=print):
+        """Embed the images of `missing` rows into the store once, whatever the processes at it: each
+        chunk of keys is embedded under a lock of its own (filelock), the chunks another process holds
+        are left for last, and what that process stored is not embedded again."""
+        from filelock import FileLock, Timeout
+
+        from pipelines.progress import Pass
+
+        chunks = {}
+        for row in missing:
+            chunks.setdefault(chunk_of(keys[row]), []).append(row)
+        locks = store.folder / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        start, computed = time.perf_counter(), 0
+        progress = Pass(f"embedding with {self.backbone}", len(missing))
+        pending = sorted(chunks)
+        for blocking in (False, True):  # first the chunks no one holds, then wait for the others
+            waiting = []
+            for chunk in pending:
+                lock = FileLock(locks / f"chunk-{chunk:02x}.lock")
+                try:
+                    lock.acquire(timeout=-1 if blocking else 0)
+                except Timeout:
+                    waiting.append(chunk)
+                    continue
+                try:
+                    store.refresh()
+                    rows = [row for row in chunks[chunk] if keys[row] not in store.index]
+                    if rows:
+                        store.add(keys[rows], self.embed(network, np.asarray(images[rows])))
+                        computed += len(rows)
+                finally:
+                    lock.release()
+                progress.update(len(chunks[chunk]))
+            pending = waiting
+        progress.close()
+        others = len(missing) - computed
+        log(f"embedded {computed} images with {self.backbone} in {time.perf_counter() - start:.1f}s"
+            + (f" ({others} more were embedded by another process meanwhile)" if others else ""))
 
     def embed(self, network, images):
         import torch
@@ -163,15 +229,14 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
         size = self.batch_size or (16 if device.type == "cpu" else 128)
         dtype = autocast_dtype(device.type)
         batches = range(0, len(images), size)
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            batches = tqdm(batches, desc=f"embedding with {self.backbone}", unit="batch")
         chunks = []
         autocast = torch.autocast(device.type, dtype=getattr(torch, dtype)) if dtype else contextlib.nullcontext()
         with torch.inference_mode(), autocast:
             for start in batches:
-                x = torch.from_numpy(np.array(images[start:start + size])).to(device, non_blocking=True)
+                batch = np.array(images[start:start + size])
+                if len(batch) < size:  # whole batches only: an image's numbers never depend on how many came with it
+                    batch = np.concatenate([batch, np.repeat(batch[-1:], size - len(batch), axis=0)])
+                x = torch.from_numpy(batch).to(device, non_blocking=True)
                 x = (x.permute(0, 3, 1, 2).float() - PIXEL_MEAN) / PIXEL_STD
                 if x.shape[-1] != network.resolution:
                     x = torch.nn.functional.interpolate(x, size=(network.resolution, network.resolution),
@@ -184,4 +249,4 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
                     logits = network.classifier(features)[:, first:stop] if stop else features[:, :0]
                     outputs.append(torch.cat([features, logits], dim=1))
                 chunks.append((sum(outputs) / len(outputs)).float())
-        return torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, 0), np.float32)
+        return torch.cat(chunks)[:len(images)].cpu().numpy() if chunks else np.zeros((0, 0), np.float32)

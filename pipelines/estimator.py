@@ -20,13 +20,15 @@ class LightningEstimator:
     torch's CPU threads (small tabular models: see SklearnEstimator on why one is robust).
     `precision`: the module class's own (`training_precision = "32-true"` for tabular models and heads), else
     mixed where the hardware has it (pipelines.trainer.mixed_precision), for training and prediction.
+    `sized(rows)` chooses settings by the number of training rows (a member's defaults for a few
+    thousand images are not those for fifty thousand); `settings_` records what the fit used.
     The engine gives it loggers and callbacks (it is `lightning`), which other models never see."""
 
     checkpoint = "model.ckpt"
     lightning = True
 
     def __init__(self, module_class, module_params, batch_size=256, max_epochs=80,
-                 datamodule_class=None, datamodule_params=None, threads=None, precision=None):
+                 datamodule_class=None, datamodule_params=None, threads=None, precision=None, sized=None):
         self.module_class = module_class
         self.module_params = module_params
         self.batch_size = batch_size
@@ -35,6 +37,7 @@ class LightningEstimator:
         self.datamodule_params = datamodule_params or {}
         self.threads = threads
         self.precision = precision or getattr(module_class, "training_precision", None)
+        self.sized = sized  # rows -> {"batch_size", "max_epochs", "module_params"}: settings by the fold's size
 
     def _datamodule_class(self):
         from .datamodules import ArrayDataModule
@@ -45,14 +48,19 @@ class LightningEstimator:
         from .trainer import EpochSeconds, make_trainer, torch_threads
 
         X_valid, y_valid = validation if validation is not None else (None, None)
+        settings = {"batch_size": self.batch_size, "max_epochs": self.max_epochs, "module_params": {}}
+        settings.update(self.sized(len(X)) if self.sized else {})
+        self.settings_ = {"batch_size": settings["batch_size"], "max_epochs": settings["max_epochs"],
+                          **settings["module_params"]}
         # a fold smaller than a batch trains on what there is (whole batches only would train no step)
-        batch_size = min(self.batch_size, len(X))
+        batch_size = min(settings["batch_size"], len(X))
         data = self._datamodule_class()(X, y, X_valid, y_valid, batch_size=batch_size, **self.datamodule_params)
-        total_steps = self.max_epochs * len(data.train_dataloader())
+        total_steps = settings["max_epochs"] * len(data.train_dataloader())
         with torch_threads(self.threads or devices.THREADS):
-            self.module_ = self.module_class.build(X, y, total_steps=total_steps, **self.module_params)
-            self.trainer_ = make_trainer(self.max_epochs, callbacks=[EpochSeconds(), *callbacks], loggers=loggers,
-                                         precision=self.precision)
+            self.module_ = self.module_class.build(X, y, total_steps=total_steps,
+                                                   **{**self.module_params, **settings["module_params"]})
+            self.trainer_ = make_trainer(settings["max_epochs"], callbacks=[EpochSeconds(), *callbacks],
+                                         loggers=loggers, precision=self.precision)
             self.trainer_.fit(self.module_, datamodule=data)
         csv = [logger for logger in loggers if type(logger).__name__ == "CSVLogger"]
         self.history_ = logged_epochs(f"{csv[0].log_dir}/metrics.csv") if csv else []

@@ -39,6 +39,7 @@ class Fold:
     resumed: bool = False
     worker: str | None = None
     rounds: int | None = None  # boosting rounds early stopping chose
+    collapsed: str | None = None  # why the fold's model looks collapsed (one class for every row, ...)
 
 
 @dataclass(frozen=True)
@@ -304,7 +305,7 @@ def load_finished(folder, name, task, record, valid_rows):
     valid = folder.fold_array(name, task.fold, "valid") if valid_rows is not None else None
     score = np.nan if record.get("score") is None else record["score"]
     fold = Fold(task.index, score, record.get("seconds", 0.0), history, resumed=True, worker=record.get("worker"),
-                rounds=record.get("rounds"))
+                rounds=record.get("rounds"), collapsed=record.get("collapsed"))
     return fold, valid, folder.fold_array(name, task.fold, "test")
 
 
@@ -335,6 +336,11 @@ def train_member(task, competition, dataset, name, member, classes, fitted, save
         require_finite(predictions, f"{name} {task.fold_label}", rows, view, name)
     score = np.nan if valid_rows is None else float(competition.metric.score(dataset.y[valid_rows], valid_pred))
     seconds = time.perf_counter() - start
+    collapsed = None if valid_rows is None else collapse(valid_pred, dataset.y[valid_rows],
+                                                         getattr(model, "history_", []))
+    if collapsed:  # said at once, where it happened: averaged into a CV it would pass for a weak model
+        progress.say(f"warning: {name} {task.fold_label} collapsed: {collapsed}; {learning_rate_hint(view, name)}, "
+                     "or choose another member (--set models=...)")
     if folder:
         arrays = {"test": test_pred}
         if valid_rows is not None:
@@ -343,12 +349,30 @@ def train_member(task, competition, dataset, name, member, classes, fitted, save
                                   {"score": None if np.isnan(score) else score, "seconds": round(seconds, 3),
                                    "train_rows": len(train_rows), "worker": progress.worker_name(),
                                    "rounds": getattr(model, "rounds_", None), "kept": getattr(model, "kept_", None),
-                                   "device": devices.describe(), "threads": task.threads}, features_path=saved,
+                                   "device": devices.describe(), "threads": task.threads, "collapsed": collapsed,
+                                   **({"settings": model.settings_} if getattr(model, "sized", None) else {})},
+                                  features_path=saved,
                                   attempt=task.attempt, staging=path)
         saved = record["features"]["path"]
     fold = Fold(task.index, score, seconds, getattr(model, "history_", []), worker=progress.worker_name(),
-                rounds=getattr(model, "rounds_", None))
+                rounds=getattr(model, "rounds_", None), collapsed=collapsed)
     return (fold, valid_pred, test_pred), saved
+
+
+def collapse(predictions, targets, history):
+    """Why a fold's model looks collapsed, or None: one class (or one number) for every validation row
+    where the rows hold several, or a validation loss that exploded beside its training loss."""
+    predictions = np.asarray(predictions, dtype=np.float64)
+    if predictions.ndim == 2 and len(np.unique(targets)) > 1:
+        chosen = np.unique(predictions.argmax(axis=1))
+        if len(chosen) == 1:
+            return f"it predicts class {int(chosen[0])} for every one of its {len(predictions)} validation rows"
+    if predictions.ndim == 1 and np.std(targets) > 0 and np.std(predictions) < 1e-6 * np.std(targets):
+        return f"it predicts {predictions[0]:.4g} for every one of its {len(predictions)} validation rows"
+    last = next((epoch for epoch in reversed(history) if "valid_loss" in epoch and "train_loss" in epoch), None)
+    if last and last["valid_loss"] > 10 * max(last["train_loss"], 1.0):
+        return f"its validation loss ended at {last['valid_loss']:.3g} beside a training loss of {last['train_loss']:.3g}"
+    return None
 
 
 def learning_rate_hint(view, name):

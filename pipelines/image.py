@@ -25,7 +25,7 @@ from .metrics import metric as metric_named
 from .metrics import with_target_transform
 from .params import Param
 from .splits import default_splitter
-from .tabular import FORMS, check_classes, declared_members, tabular_check, tabular_submission
+from .tabular import FORMS, check_classes, declared_members, tabular_check, tabular_submission, with_defaults
 
 SMALL = 64  # images this size or smaller train a network from scratch by default (cnn)
 # Measured defaults (README, "Add an image competition"): on a CPU, photos get frozen heads on two
@@ -127,7 +127,7 @@ def image_classes(id_column, target, labels, form, sample_submission, declared=N
 def image_competition(name, slug, id_column, target, metric, labels="train.csv", images="train",
                       test_images="test", submission="label", size=224, resize="crop", members=None,
                       classes=None, imagenet_classes=None, params=None, presets=None, positive=None, target_transform=None,
-                      sample_submission="sample_submission.csv", description=""):
+                      sample_submission="sample_submission.csv", mirror=True, description=""):
     """A Competition for Kaggle's image layout: `labels` (a CSV of id and target), the images of
     `images` and `test_images` (folders or .zip/.7z archives of files named by id), and the sample.
 
@@ -141,7 +141,9 @@ def image_competition(name, slug, id_column, target, metric, labels="train.csv",
     for size <= 64, else frozen lite1 + lite2, when they are among the members);
     imagenet_classes: (first, stop) when every class is an ImageNet class in that range (the frozen
     heads and finetune start from ImageNet's classifier rows); params: shared parameters and new
-    defaults for members' ("cnn.max_epochs": 12); presets: merged over the recipe's cpu and gpu."""
+    defaults for members' ("cnn.max_epochs": 12); presets: merged over the recipe's cpu and gpu;
+    mirror: whether a mirrored image keeps its label (photos: yes; digits, letters, text: no), for the
+    members' training augmentation and test-time views."""
     metric = with_target_transform(metric_named(metric) if isinstance(metric, str) else metric, target_transform)
     if submission not in FORMS:
         raise ValueError(f"submission={submission!r}: choose one of {', '.join(FORMS)}")
@@ -153,7 +155,10 @@ def image_competition(name, slug, id_column, target, metric, labels="train.csv",
     small = size <= SMALL
     members = tuple(LIBRARY) if members is None else members  # every one can be chosen per run
     built = declared_members(members, lambda spec: LIBRARY[spec](metric.classification, imagenet_classes),
-                             f"pipelines/image_members.py ({', '.join(LIBRARY)})", params)
+                             f"pipelines/image_members.py ({', '.join(LIBRARY)})")
+    built = with_defaults(built, {f"{name}.mirror": bool(mirror) for name, member in built.items()
+                                  if "mirror" in member.params})
+    built = with_defaults(built, {key: value for key, value in (params or {}).items() if "." in key})
     default_models = tuple(member for member in built if member in (SMALL_MEMBERS if small else PHOTO_MEMBERS))
     shared = {"models": default_models or tuple(built)[:1],
               "image_size": Param(size, low=8),

@@ -79,6 +79,49 @@ def run_files(folder):
     return sorted(names)
 
 
+def predict_imports(run_dir, data_dir=None):
+    """The distributions pipelines.predict needs to predict from `run_dir`, found by doing what it does
+    in this (fresh) process: the command imported, every fold's fitted features and model loaded, the
+    test files of `data_dir` read when that folder is here (archives need their readers), and what
+    fitted steps say they read only when transforming (a backbone's weights package)."""
+    from . import predict
+    import competitions
+
+    folder = RunFolder(run_dir)
+    config = folder.config
+    competition = competitions.get(config["competition"])
+    declared = set()
+    for member in config["members"]:
+        for key in predict.fold_keys(config):
+            record = folder.finished_fold(member, key, to_predict=True)
+            features = folder.load_features(record)
+            predict.saved_model(folder, competition, member, key)
+            steps = [step for _, step in getattr(features, "steps", [])] or [features]
+            declared.update(name for step in steps for name in getattr(step, "requirements", list)())
+    if data_dir and Path(data_dir).is_dir():
+        competition.load(Path(data_dir), config["params"], train=False)
+    else:  # without the test files: whatever reads archives, to be safe
+        import py7zr  # noqa: F401
+    owners = metadata.packages_distributions()
+    found = {canonical(owner) for module in list(sys.modules) for owner in owners.get(module.split(".")[0], ())}
+    return sorted((found | {canonical(name) for name in declared}) - {PROJECT})
+
+
+PROBE = "import json, sys; from pipelines.package import predict_imports; print(json.dumps(predict_imports(*sys.argv[1:])))"
+
+
+def predict_requirements(folder):
+    """What predicting from the run imports (predict_imports), asked of a fresh Python process."""
+    data_dir = folder.config.get("data_dir") or ""
+    done = subprocess.run([sys.executable, "-c", PROBE, str(folder.path.resolve()), data_dir], capture_output=True,
+                          text=True, check=False, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
+    if done.returncode:
+        lines = done.stderr.strip().splitlines() or ["no output"]
+        raise UserError(f"cannot load the run's models to see what predicting needs ({lines[-1]}); check that the "
+                        "project's dependencies are installed")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def same_series(declared, installed):
     """Whether the image's version is of the run's series (same major version; same minor for 0.x):
     fitted objects, checkpoints and arrays saved by one series may not load in another."""
@@ -135,16 +178,20 @@ def pip(*args):
     return done.returncode, last
 
 
-def project_wheel(folder):
-    """This project's wheel, built from a copy of its sources (the working tree stays clean); returns
-    the requirements its metadata declares."""
+def project_wheel(folder, competition):
+    """This project's wheel, built from a copy of its sources (the working tree stays clean) with, of
+    competitions/, only the run's module."""
     if not (REPO / "pyproject.toml").is_file():
         raise UserError(f"{REPO} holds no pyproject.toml: package from the project's folder installed with "
                         "pip install -e .")
     with tempfile.TemporaryDirectory() as source:
         for name in SOURCES:
             path = REPO / name
-            if path.is_dir():
+            if name == "competitions":
+                (Path(source) / name).mkdir()
+                for kept in ("__init__.py", f"{competition}.py"):
+                    shutil.copy2(path / kept, Path(source) / name / kept)
+            elif path.is_dir():
                 shutil.copytree(path, Path(source) / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             else:
                 shutil.copy2(path, Path(source) / name)
@@ -152,13 +199,6 @@ def project_wheel(folder):
                          "--wheel-dir", str(folder), source)
     if code:
         raise UserError(f"building this project's wheel failed ({last}); pip install setuptools, then retry")
-    import zipfile
-    from email.parser import Parser
-
-    [wheel] = Path(folder).glob("kaggle_pipelines-*.whl")
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(entry for entry in archive.namelist() if entry.endswith(".dist-info/METADATA"))
-        return Parser().parsestr(archive.read(name).decode()).get_all("Requires-Dist") or []
 
 
 def download_wheels(needed, folder, python, wheelhouse=None):
@@ -182,13 +222,14 @@ def notebook(dataset, competition, slug):
         base = {"cell_type": kind, "id": name, "metadata": {}, "source": lines}
         return base if kind == "markdown" else {**base, "execution_count": None, "outputs": []}
 
-    install = f'''import os
+    install = f'''import glob
+import os
 import subprocess
 import sys
 
-DATASET = "/kaggle/input/{dataset}"  # the run, this project and the wheels Kaggle's image lacks
-subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--find-links", f"{{DATASET}}/wheels",
-                "{PROJECT}"], check=True)
+DATASET = "/kaggle/input/{dataset}"  # the run, this project and the wheels of what predicting needs beyond the image
+subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--no-deps",
+                *sorted(glob.glob(f"{{DATASET}}/wheels/*.whl"))], check=True)
 '''
     predict = f'''# the competition's test files, as Kaggle mounts them; images decode into a cache outside the outputs
 subprocess.run([sys.executable, "-m", "pipelines.predict", f"{{DATASET}}/run",
@@ -216,6 +257,25 @@ def kaggle_user(user):
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return "YOUR-KAGGLE-NAME"
+
+
+def anonymous(run, files):
+    """The packaged run's config and status without what names this machine (the data folder's path,
+    the submission's, the host, process and any stale traceback of a resumed run), its records kept
+    true: status.json lists the packaged files, config.json with its new sha256."""
+    from .files import file_record
+
+    config = json.loads((run / "config.json").read_text())
+    config.update(data_dir=None, submission=None)
+    config["code"] = {**config.get("code", {}), "files": {name: digest for name, digest in
+                                                          config.get("code", {}).get("files", {}).items()
+                                                          if not Path(name).is_absolute()}}
+    (run / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    status = json.loads((run / "status.json").read_text())
+    shipped = {name: record for name, record in status.get("files", {}).items() if name in files}
+    shipped["config.json"] = file_record(run / "config.json")
+    (run / "status.json").write_text(json.dumps({"status": "complete", "files": shipped,
+                                                 "submission_sha256": status.get("submission_sha256")}, indent=2))
 
 
 def build(folder, out, image=IMAGE, wheelhouse=None, gpu=False, user=None, log=print):
@@ -246,7 +306,9 @@ def build(folder, out, image=IMAGE, wheelhouse=None, gpu=False, user=None, log=p
         for name in files:
             (dataset / "run" / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(folder.path / name, dataset / "run" / name)
-        needed = requirement_closure(python, provided, project_wheel(dataset / "wheels"))
+        anonymous(dataset / "run", files)
+        project_wheel(dataset / "wheels", competition.name)
+        needed = requirement_closure(python, provided, predict_requirements(folder))
         download_wheels(needed, dataset / "wheels", python, wheelhouse)
         (dataset / "dataset-metadata.json").write_text(json.dumps(
             {"title": f"{competition.name} run {folder.path.name}"[:50], "id": f"{user}/{dataset_slug}",

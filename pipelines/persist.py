@@ -1,12 +1,12 @@
 """Fitted objects on disk, in formats that load without running arbitrary code.
 
 scikit-learn objects (fold-fitted features, scikit-learn and GBDT models) are skops.io files.
-skops refuses to build any type it was not told to trust; we trust the types of this
-project's own packages and of the libraries its models come from, and name anything else.
-The types a file holds are listed beside it when it is written (`NAME.types.json`, read
-from the file's own schema, not by parsing the file again), so a load parses the file once:
-the list is checked against that policy, and skops still refuses any type the file holds that
-the list lacks. GBDT models are saved in their libraries' own formats (pipelines/gbdt.py).
+skops refuses to build any type it was not told to trust. The types a file holds beyond skops's
+own trusted ones are listed beside it when it is written (`NAME.types.json`); a load trusts only
+those, and only when each is a class of this project's packages or of the libraries its models
+come from: a function or method is never trusted (a FunctionTransformer whose `func` names one of
+ours could run anything), nor a type the record does not list. GBDT models are saved in their
+libraries' own formats (pipelines/gbdt.py).
 Lightning modules are Lightning checkpoints of weights and hyperparameters, read with
 torch's weights_only loader (tensors and plain containers only).
 """
@@ -57,22 +57,54 @@ def save_object(obj, path):
         temporary.write_bytes(data)
 
 
+def resolved(name):
+    """The object a dotted type name refers to (module, then attributes), or None."""
+    import importlib
+
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            found = getattr(found, attribute, None)
+        return found
+    return None
+
+
+def refusal(name):
+    """Why the type `name` may not be built from a file (None when it may): only classes of this
+    project's packages and its model libraries, and plain containers, are trusted."""
+    if name in TRUSTED_TYPES:
+        return None
+    if name.split(".")[0] not in TRUSTED_PACKAGES:
+        return f"not a type of this project or its model libraries ({', '.join(TRUSTED_PACKAGES)})"
+    if not isinstance(resolved(name), type):
+        return "not a class (a function or method in a saved model could run any code)"
+    return None
+
+
 def load_object(path):
     import skops.io
 
+    path = Path(path)
     try:
-        untrusted = json.loads(types_path(path).read_text())
-    except (OSError, ValueError):
-        untrusted = None
-    try:
-        if not isinstance(untrusted, list) or not all(isinstance(name, str) for name in untrusted):
-            untrusted = skops.io.get_untrusted_types(file=path)
+        untrusted = skops.io.get_untrusted_types(file=path)
     except Exception as error:  # noqa: BLE001 - not a zip, no schema, bad JSON
         raise UserError(f"cannot read {path} as a saved model ({type(error).__name__}: {error})") from None
-    refused = [name for name in untrusted if name.split(".")[0] not in TRUSTED_PACKAGES and name not in TRUSTED_TYPES]
-    if refused:
-        raise UserError(f"{path} would load {refused[0]}, which is not a type of this project or its model "
-                        f"libraries ({', '.join(TRUSTED_PACKAGES)}); it was not written by this project's run")
+    try:
+        recorded = json.loads(types_path(path).read_text())
+    except (OSError, ValueError):
+        recorded = None  # written before types were recorded: the policy alone decides
+    unrecorded = [name for name in untrusted if isinstance(recorded, list) and name not in recorded]
+    if unrecorded:
+        raise UserError(f"{path} holds {unrecorded[0]}, which the run did not record saving; it was changed after "
+                        "the run wrote it: run again")
+    for name in untrusted:
+        why = refusal(name)
+        if why:
+            raise UserError(f"{path} would load {name}, {why}; it was not written by this project's run")
     try:
         return skops.io.load(path, trusted=untrusted)
     except Exception as error:  # noqa: BLE001

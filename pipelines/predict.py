@@ -66,13 +66,19 @@ def predict_fold(task, dataset=None, inputs=None):
     shared = record["features"]["path"]
     if shared not in inputs:
         inputs[shared] = folder.load_features(record).transform(dataset.X_test)
-    n_classes = len(config.get("classes") or ()) if competition.metric.classification else 0
-    seed = config["seed"] + (config["folds"] if task.key == "full" else task.key)
     threads = record.get("threads") or task.threads  # as the model trained: the same numbers on any machine
-    view = competition.member_params(task.member, config["params"], seed, n_classes, threads)
-    members = competition.member_list(config["members"])
     with threadpool_limits(threads):
-        return folder.load_model(task.member, task.key, members[task.member].model(view)).predict(inputs[shared])
+        return saved_model(folder, competition, task.member, task.key, threads).predict(inputs[shared])
+
+
+def saved_model(folder, competition, member, key, threads=1):
+    """A finished fold's model (key "full": the refit's), loaded into the member's estimator as the
+    fold built it (its seed, classes and threads)."""
+    config = folder.config
+    n_classes = len(config.get("classes") or ()) if competition.metric.classification else 0
+    seed = config["seed"] + (config["folds"] if key == "full" else key)
+    view = competition.member_params(member, config["params"], seed, n_classes, threads)
+    return folder.load_model(member, key, competition.member_list(config["members"])[member].model(view))
 
 
 def member_test_predictions(folder, competition, dataset, data_dir, workers):
@@ -131,6 +137,9 @@ def test_predictions(folder, data_dir, workers=Workers(), log=print):
             parts.append(test)
         return dataset, np.tensordot(np.asarray(list(weights.values())), np.stack(parts), axes=1)
     folder.require_config("params", "folds", "seed", "refit", "members", "train_schema", "data_dir")
+    if not (data_dir or config["data_dir"]):
+        raise UserError(f"{folder.path} does not name its data folder (a packaged run): give --data-dir with the "
+                        "competition's test files")
     data_dir = Path(data_dir or config["data_dir"])
     dataset = test_inputs(competition, config, data_dir, competition.load(data_dir, config["params"], train=False))
     predictions = member_test_predictions(folder, competition, dataset, data_dir, workers)

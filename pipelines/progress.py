@@ -53,3 +53,38 @@ class Throttle:
             return False
         self.last = now
         return True
+
+
+def duration(seconds):
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
+class Pass:
+    """Progress of a long pass over items (decoding images, embedding them): a bar on a terminal
+    (tqdm), else a line at most every `every` seconds with the items done, their rate and the time
+    left, so a log of a cold run is never silent for long."""
+
+    def __init__(self, what, total, unit="images", every=30.0):
+        self.what, self.total, self.unit, self.done = what, total, unit, 0
+        self.started = time.monotonic()
+        self.throttle = Throttle(every)
+        self.bar = None
+        if interactive():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=what, unit=unit.rstrip("s") or "item", leave=False)
+
+    def update(self, count):
+        self.done += count
+        if self.bar is not None:
+            self.bar.update(count)
+        elif self.throttle() and self.done < self.total:
+            rate = self.done / max(time.monotonic() - self.started, 1e-9)
+            left = (self.total - self.done) / rate if rate else 0.0
+            say(f"{self.what}: {self.done}/{self.total} {self.unit}, {rate:.1f} {self.unit}/s, "
+                f"{duration(left)} left")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

@@ -283,6 +283,11 @@ def cross_validate_and_blend(competition, dataset, data_dir, folder, settings, s
                                      members=members, folder=folder, refit=settings["refit"],
                                      logger=settings["logger"], workers=workers, data_dir=data_dir, report=True,
                                      time_budget=budget)
+    for name, member_result in results.items():
+        collapsed = [fold.index for fold in member_result.folds if fold.collapsed and fold.index >= 0]
+        if collapsed:
+            print(f"warning: {name} collapsed in fold{'s' if len(collapsed) > 1 else ''} "
+                  f"{', '.join(map(str, collapsed))} of {settings['folds']} (see above): its CV is not what it can do")
     stacker = None
     if not several:
         result, weights = next(iter(results.values())), None

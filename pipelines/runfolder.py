@@ -51,7 +51,8 @@ def needed_to_predict(name):
     packaged run leaves those out)."""
     path = Path(name)
     return not (path.parts[0] in ("logs", "predictions") or path.suffix == ".png"
-                or path.name in ("oof.csv", "valid.npy", "valid_rows.npy", "test.npy", "worker.json"))
+                or path.name in ("oof.csv", "valid.npy", "valid_rows.npy", "test.npy", "worker.json",
+                                 "sample_submission.csv"))  # predict reads the sample of the test files
 
 
 def now():

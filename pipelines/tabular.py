@@ -72,7 +72,7 @@ def with_defaults(members, values):
     return members
 
 
-def declared_members(members, build, library, params):
+def declared_members(members, build, library, params=None):
     """name -> Member from `members` (names, built by `build(name)`, or a dict of name -> such a name or
     a Member), with the new defaults that `params` gives as "member.name" (ranges kept)."""
     chosen = members if isinstance(members, dict) else {name: name for name in members}

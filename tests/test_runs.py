@@ -165,19 +165,26 @@ def test_predict_refuses_bad_run_folders_and_test_files(house_dir, in_tmp, tmp_p
 
 def test_an_untrusted_type_in_a_model_file_is_refused(tmp_path):
     import skops.io
+    from sklearn.preprocessing import FunctionTransformer
 
+    from pipelines import rehearsal
     from pipelines.errors import UserError
     from pipelines.persist import load_object, save_object
 
     path = tmp_path / "model.skops"
-    save_object(np.ones(3), path)
-    path.with_name("model.skops.types.json").write_text('["os.system"]')
-    with pytest.raises(UserError, match="would load os.system"):
-        load_object(path)
     skops.io.dump({"f": print}, path)  # a builtin function: skops lists it as untrusted
-    path.with_name("model.skops.types.json").unlink()
-    with pytest.raises(UserError, match="would load builtins.print"):
+    with pytest.raises(UserError, match="would load builtins.print, not a type of this project"):
         load_object(path)
+    # a function of ours that runs a subprocess, in a file whose record lists it: a function is never trusted
+    save_object(FunctionTransformer(func=rehearsal.rehearse), path)
+    with pytest.raises(UserError, match="would load pipelines.rehearsal.rehearse, not a class"):
+        load_object(path)
+    save_object(FunctionTransformer(), path)  # what the run saved and recorded ...
+    skops.io.dump(FunctionTransformer(func=rehearsal.rehearse), path)  # ... and what was put there after
+    with pytest.raises(UserError, match="holds pipelines.rehearsal.rehearse, which the run did not record saving"):
+        load_object(path)
+    save_object(FunctionTransformer(), path)
+    assert isinstance(load_object(path), FunctionTransformer)
 
 
 def wait_for(path, seconds=120):

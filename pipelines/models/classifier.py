@@ -32,7 +32,8 @@ class ImageClassifier(ClassificationSteps, pl.LightningModule):
     def __init__(self, num_classes, model="airbench", widths=None, lr=0.2, momentum=0.9, weight_decay=5e-4,
                  label_smoothing=0.2, warmup=0.2, total_steps=1000, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
                  tta=2, channels_last=False, bias_lr_scale=1.0, whiten_bias_epochs=0, lookahead=False,
-                 identity_init=False, compile=False, muon_lr=0.0, muon_momentum=0.6):
+                 identity_init=False, compile=False, muon_lr=0.0, muon_momentum=0.6, min_size=0,
+                 mirror=True):
         super().__init__()
         self.save_hyperparameters()
         if model not in NETWORKS:
@@ -79,8 +80,12 @@ class ImageClassifier(ClassificationSteps, pl.LightningModule):
             whiten.bias.requires_grad_(self.current_epoch < self.hparams.whiten_bias_epochs)
 
     def normalize(self, images):
-        """uint8 NHWC -> normalised float NCHW (on the module's device: uint8 travels, 4x less to move)."""
+        """uint8 NHWC -> normalised float NCHW (on the module's device: uint8 travels, 4x less to move),
+        upsampled to `min_size` when smaller (the networks pool three times: 8 px would vanish)."""
         x = (images.permute(0, 3, 1, 2).float() - self.mean) / self.std
+        size = self.hparams.get("min_size") or 0
+        if min(x.shape[-2:]) < size:
+            x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
         return x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else x
 
     def forward(self, images):
@@ -88,7 +93,7 @@ class ImageClassifier(ClassificationSteps, pl.LightningModule):
 
     def predict_step(self, batch, batch_idx):
         x = self.normalize(batch[0])
-        views = tta_views(x, self.hparams.tta)
+        views = tta_views(x, self.hparams.tta, self.hparams.get("mirror", True))
         return sum(torch.softmax(self.net(v).float(), dim=1) for v in views) / len(views)
 
     def configure_optimizers(self):
@@ -131,5 +136,5 @@ class ImageRegressor(RegressionSteps, ImageClassifier):
         return super().build(X, y, total_steps, **cls.target_scale(y), **params)
 
     def predict_step(self, batch, batch_idx):
-        views = tta_views(self.normalize(batch[0]), self.hparams.tta)
+        views = tta_views(self.normalize(batch[0]), self.hparams.tta, self.hparams.get("mirror", True))
         return self.unscale(sum(self.net(v).float() for v in views) / len(views))

@@ -31,7 +31,7 @@ class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
 
     def __init__(self, n_classes, source_classes=None, backbone="lite0", weights="", unfreeze=5, lr=1e-3,
                  backbone_lr_scale=0.1, weight_decay=1e-2, label_smoothing=0.1, dropout=0.2, warmup=0.1,
-                 total_steps=1000, assignment=None, pretrained=True, resolution=None):
+                 total_steps=1000, assignment=None, pretrained=True, resolution=None, mirror=True):
         super().__init__()
         self.save_hyperparameters(ignore=["assignment", "pretrained"])
         self.net, _, _ = load_backbone(backbone, weights or None, pretrained=pretrained)
@@ -107,10 +107,14 @@ class FineTunedBackbone(ClassificationSteps, pl.LightningModule):
     def forward(self, images):
         return self.classifier(self.dropout(self.features(images)))
 
+    def views(self, images):
+        """The test-time views: the image and its mirror (NHWC: dim 2 is the width), unless mirroring
+        does not keep the label (digits, text)."""
+        return (images, torch.flip(images, dims=[2])) if self.hparams.get("mirror", True) else (images,)
+
     def predict_step(self, batch, batch_idx):
-        images = batch[0]
-        views = (images, torch.flip(images, dims=[2]))  # NHWC: dim 2 is the width
-        return sum(torch.softmax(self(view).double(), dim=1) for view in views) / 2
+        views = self.views(batch[0])
+        return sum(torch.softmax(self(view).double(), dim=1) for view in views) / len(views)
 
     def configure_optimizers(self):
         tail = [p for module in self.tail_modules() for p in module.parameters()]
@@ -138,5 +142,5 @@ class FineTunedRegressor(RegressionSteps, FineTunedBackbone):
         return cls(total_steps=total_steps, **cls.target_scale(y), **params)
 
     def predict_step(self, batch, batch_idx):
-        images = batch[0]
-        return self.unscale((self(images).float() + self(torch.flip(images, dims=[2])).float()) / 2)
+        views = self.views(batch[0])
+        return self.unscale(sum(self(view).float() for view in views) / len(views))

@@ -1,0 +1,11 @@
+"""Binary Classification with a Bank Churn Dataset: the probability that a customer left."""
+from pipelines.tabular import tabular_competition
+
+COMPETITION = tabular_competition(
+    name="bank_churn",               # the file's name: python -m pipelines.run bank_churn
+    slug="playground-series-s4e1",   # the competition's name in its kaggle.com address
+    id_column="id",
+    target="Exited",
+    metric="roc_auc",                # accuracy, log_loss, roc_auc, macro_f1, qwk, rmse, rmsle, mae
+    submission="probability",        # label, probability (of the positive class) or probabilities
+)
