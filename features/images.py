@@ -20,6 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pipelines.errors import UserError
 from pipelines.files import atomic_path, write_text
+from pipelines.progress import Pass
 
 from .archives import ARCHIVE_SUFFIXES, Archive
 
@@ -204,9 +205,11 @@ def cached_images(source, ids, name, size=None, cache_dir=None, log=print, resiz
     encoded = source.read(ids)
     first = decode(encoded[ids[0]], f"{source.where}/{source.by_id[ids[0]]}", size, resize)
     require_space(folder, len(ids) * first.nbytes)
+    progress = Pass(f"decoding {source.split} images", len(ids))
     with atomic_path(array_path) as temporary:
         array = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(len(ids), *first.shape))
         for row, image_id in enumerate(ids):
+            progress.update(1)
             where = f"{source.where}/{source.by_id[image_id]}"
             image = decode(encoded.pop(image_id), where, size, resize)
             if image.shape != first.shape:
@@ -215,6 +218,7 @@ def cached_images(source, ids, name, size=None, cache_dir=None, log=print, resiz
             array[row] = image
         array.flush()
         del array
+    progress.close()
     seconds = time.perf_counter() - start
     write_text(manifest_path, json.dumps({**key_data, "shape": [len(ids), *first.shape],
                                           "decode_seconds": round(seconds, 2)}, indent=2))

@@ -10,13 +10,19 @@ OWNED_GPU = None  # index of the CUDA device this worker process owns
 THREADS = None    # this worker process's share of the cores (None: not a worker, torch decides)
 
 
+# where an NVIDIA driver shows itself: Linux's driver folder, its control device, WSL2's GPU device
+DRIVER_SIGNS = ("/proc/driver/nvidia/gpus", "/dev/nvidiactl", "/dev/dxg")
+
+
 def gpu_count():
-    """CUDA devices this process can see (0 without an NVIDIA driver, checked before importing torch)."""
+    """CUDA devices this process can see: 0 without a sign of an NVIDIA driver (checked before importing
+    torch, so CPU-only runs never load it), else torch's count through NVML, which leaves CUDA
+    uninitialised in this process (the worker processes it starts still get their own GPU)."""
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
         return 0
-    driver = Path("/proc/driver/nvidia/gpus")
-    if not (driver.is_dir() and any(driver.iterdir())):
+    if not any(Path(sign).exists() for sign in DRIVER_SIGNS):
         return 0
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     import torch
 
     return torch.cuda.device_count()

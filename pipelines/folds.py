@@ -14,6 +14,7 @@ import os
 import random
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -320,20 +321,25 @@ def train_member(task, competition, dataset, name, member, classes, fitted, save
         model.time_budget = task.time_budget
     lightning = getattr(model, "lightning", False)
     extra = {}
+    label = f"{name} {task.fold_label}"
     if lightning:  # Lightning is imported only for members that train with it
-        from .trainer import EpochLog, make_loggers
+        from .trainer import EpochLog, FiniteLoss, make_loggers
 
         extra["loggers"] = make_loggers(path / "logs", task.logger) if folder else ()
         extra["callbacks"] = [*(callbacks(task.index) if callbacks else ()),
-                              *([EpochLog(f"{name} {task.fold_label}")] if task.report and not progress.interactive()
-                                else ())]
+                              FiniteLoss(label, learning_rate_hint(view, name)),
+                              *([EpochLog(label)] if task.report and not progress.interactive() else ())]
     seed_everything(task.fold_seed, with_torch=lightning)
     validation = None if X_valid is None else (X_valid, dataset.y[valid_rows])
-    model.fit(X_train, dataset.y[train_rows], validation=validation, **extra)
-    valid_pred = None if X_valid is None else model.predict(X_valid)
-    test_pred = model.predict(X_test)
+    with out_of_memory(label, view, name):
+        model.fit(X_train, dataset.y[train_rows], validation=validation, **extra)
+        valid_pred = None if X_valid is None else model.predict(X_valid)
+        test_pred = model.predict(X_test)
     for predictions, rows in ((valid_pred, "validation"), (test_pred, "test")):
-        require_finite(predictions, f"{name} {task.fold_label}", rows, view, name)
+        if predictions is not None and not competition.metric.classification:
+            with np.errstate(over="ignore"):  # log prices of 800 overflow: a diverged model, named below
+                predictions = competition.metric.model_to_target(np.asarray(predictions, dtype=np.float64))
+        require_finite(predictions, label, rows, view, name)
     score = np.nan if valid_rows is None else float(competition.metric.score(dataset.y[valid_rows], valid_pred))
     seconds = time.perf_counter() - start
     collapsed = None if valid_rows is None else collapse(valid_pred, dataset.y[valid_rows],
@@ -375,6 +381,20 @@ def collapse(predictions, targets, history):
     return None
 
 
+@contextmanager
+def out_of_memory(label, view, name):
+    """A GPU's out-of-memory error as one error naming the model and the batch setting to lower."""
+    try:
+        yield
+    except Exception as error:
+        if type(error).__name__ != "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch
+            raise
+        keys = [key for key in ("batch_size", "eval_batch_size") if key in view]
+        option = " or ".join(f"--set {key if name == 'model' else f'{name}.{key}'}=..." for key in keys)
+        raise ModelFailed(f"{label} ran out of GPU memory; train it in smaller batches"
+                          f"{f' ({option})' if option else ''}, or on a GPU with more memory") from None
+
+
 def learning_rate_hint(view, name):
     """The setting that most often tames a diverging model: its learning rate, when it declares one."""
     for key in ("lr", "learning_rate"):
@@ -391,8 +411,8 @@ def require_finite(predictions, label, rows, view, name):
     bad = ~np.isfinite(np.asarray(predictions, dtype=np.float64))
     if bad.any():
         count = int(bad.reshape(len(bad), -1).any(axis=1).sum())
-        raise ModelFailed(f"{label} predicted NaN or infinite values for {count} of {len(bad)} {rows} rows: the "
-                          f"model diverged; {learning_rate_hint(view, name)}")
+        raise ModelFailed(f"{label} predicted NaN or infinite values for {count} of {len(bad)} {rows} rows (as targets): "
+                          f"the model diverged; {learning_rate_hint(view, name)}")
 
 
 def describe(name, fold, metric, several):

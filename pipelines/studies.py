@@ -8,6 +8,7 @@ import os
 import socket
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
@@ -68,9 +69,29 @@ def open_storage(url):
                 time.sleep(1 + attempt)
     except (SQLAlchemyError, ImportError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "database is locked" in reason:
+            raise locked(url) from None
         reason = reason.replace(parsed.password or "\0", "***")
         raise UserError(f"cannot open the study storage {redact(url)}: {reason}; check the URL, "
                         f"that the server runs and accepts you ({EXAMPLES})") from None
+
+
+def locked(url):
+    return UserError(f"the study in {redact(url)} is locked by another process writing to it: SQLite serves one "
+                     "writer at a time, so tune with --workers 1 on it, or keep the study in PostgreSQL "
+                     "(--storage postgresql://user:password@host:5432/database) for several workers")
+
+
+@contextmanager
+def unlocked(url):
+    """SQLite's "database is locked" (workers that write one study file at once) as one error naming
+    the fix; any other error passes."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 - only the lock is ours to explain
+        if "database is locked" not in str(error):
+            raise
+        raise locked(url) from None
 
 
 def fail_dead_local_trials(study):

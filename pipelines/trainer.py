@@ -66,6 +66,23 @@ class EpochPruning(pl.Callback):
             raise optuna.TrialPruned(f"pruned at epoch {epoch} of fold 0")
 
 
+class FiniteLoss(pl.Callback):
+    """Stops a fit whose training loss is no longer a number (it diverged) with one error naming the
+    model (`label`) and the setting to change (`hint`); checked once an epoch, not at every step (a
+    GPU would wait for each)."""
+
+    def __init__(self, label, hint):
+        self.label, self.hint = label, hint
+
+    def on_train_epoch_end(self, trainer, module):
+        loss = trainer.callback_metrics.get("train_loss")
+        if loss is not None and not torch.isfinite(loss).all():
+            from .errors import ModelFailed
+
+            raise ModelFailed(f"{self.label}: the training loss became {float(loss)} in epoch {trainer.current_epoch + 1}: "
+                              f"the model diverged; {self.hint}")
+
+
 @contextmanager
 def torch_threads(threads):
     """torch's intra-op threads set to `threads` (None: unchanged) for the duration."""
@@ -98,14 +115,21 @@ def quiet_lightning():
     warnings.filterwarnings("ignore", message=r".*Total length of `list` across ranks is zero.*")  # refit: no validation
 
 
+TRITON_CAPABILITY = (7, 0)  # Triton's oldest GPU: a P100 (6.0) fails at the first forward
+
+
 def compiler_missing(device_type):
     """Why torch.compile cannot run on `device_type` here (None when it can): Inductor needs Triton
-    on a GPU and a C++ compiler on a CPU."""
+    on a GPU of compute capability 7.0 or more, and a C++ compiler on a CPU."""
     import importlib.util
     import shutil
 
     if device_type == "cuda" and importlib.util.find_spec("triton") is None:
         return "Triton is not installed"
+    if device_type == "cuda" and torch.cuda.get_device_capability() < TRITON_CAPABILITY:
+        major, minor = torch.cuda.get_device_capability()
+        return (f"this GPU's compute capability {major}.{minor} is below the {TRITON_CAPABILITY[0]}."
+                f"{TRITON_CAPABILITY[1]} Triton needs (a P100)")
     if device_type == "cpu" and not (shutil.which("c++") or shutil.which("g++")):
         return "no C++ compiler was found"
     return None

@@ -25,6 +25,7 @@ from .errors import CodeError, UserError, as_code_error, cli_main, first_line
 from .files import write_json
 from .folds import load_dataset
 from .params import resolve
+from .report import column_lines
 from .pruning import FoldPruning, epoch_pruning
 from .run import (
     add_worker_arguments,
@@ -43,6 +44,7 @@ from .studies import (
     fail_dead_local_trials,
     open_storage,
     redact,
+    unlocked,
 )
 from .workers import check_cluster, check_options, plan, run_all, workers_argument
 
@@ -255,6 +257,11 @@ def shares(trials, workers):
 @cli_main
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    with unlocked(args.storage):
+        tune(args)
+
+
+def tune(args):
     check_options(args.workers, args.cluster)
     requested = workers_argument(args.workers, default="1")
     check_threads(args.threads)
@@ -277,6 +284,8 @@ def main(argv=None):
     if failed:
         print(f"marked FAIL the trials of a worker that died: {', '.join(map(str, failed))}")
     dataset = competition.load(data_dir, pinned)
+    for line in column_lines(dataset.info["columns"]) if "columns" in dataset.info else ():
+        print(line)
     competition_splits(competition, dataset, folds, args.seed)  # too many folds fails here, before any trial
     inputs = input_fingerprints(Path(data_dir), dataset.inputs)
     search = {"folds": folds, "seed": args.seed, "preset": preset, "pinned": sorted(args.set),

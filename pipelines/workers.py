@@ -212,6 +212,29 @@ def check_cluster(address, competition, paths, digest):
     for worker, problem in sorted(problems.items()):
         if problem:
             raise UserError(f"Dask worker {worker} {problem}")
+    warn_shared_gpus(client.run(worker_gpu))
+
+
+def worker_gpu():
+    """On a Dask worker: (its host, the GPU it trains on: the first it sees, or None without one)."""
+    import socket
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    first = visible.split(",")[0].strip() if visible else "0"
+    return socket.gethostname(), first if devices.gpu_count() else None
+
+
+def warn_shared_gpus(gpus, log=print):
+    """One line when Dask workers of one host would all train on the same GPU (plain `dask worker`s
+    see every GPU and take the first): dask-cuda's workers each see their own first."""
+    sharing = {}
+    for worker, (host, gpu) in sorted(gpus.items()):
+        if gpu is not None:
+            sharing.setdefault((host, gpu), []).append(worker)
+    for (host, gpu), workers in sharing.items():
+        if len(workers) > 1:
+            log(f"warning: {len(workers)} Dask workers on {host} would all train on its GPU {gpu}; start GPU workers "
+                "with dask-cuda (`dask cuda worker SCHEDULER`), which gives each worker a GPU of its own")
 
 
 # --- running tasks ------------------------------------------------------------------------------

@@ -72,18 +72,89 @@ def case_table(data, folder, tmp):
     ]
 
 
-def test_bad_input_through_every_command(finished_run, tmp_path, monkeypatch, capsys):
+OWN = {  # competition files a new user might write, for the cases below
+    "texts": 'from pipelines.tabular import tabular_competition\n'
+             'COMPETITION = tabular_competition(name="texts", slug="texts", id_column="id", target="sentiment",\n'
+             '                                  metric="log_loss", submission="probabilities")\n',
+    "photos": 'from pipelines.image import image_competition\n'
+              'COMPETITION = image_competition(name="photos", slug="photos", id_column="id", target="label",\n'
+              '                                metric="accuracy", size=16)\n',
+    "oom": '''import torch
+from sklearn.linear_model import Ridge
+
+from pipelines.competition import Member
+from pipelines.estimator import SklearnEstimator
+from pipelines.params import Param
+from pipelines.tabular import linear_inputs, tabular_competition
+
+
+class OnAFullGPU(SklearnEstimator):
+    def fit(self, X, y, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+big = Member(linear_inputs(()), lambda p: OnAFullGPU(Ridge()), {"batch_size": Param(4096, low=1)})
+COMPETITION = tabular_competition(name="oom", slug="oom", id_column="Id", target="SalePrice", metric="rmse",
+                                  members={"big": big})
+''',
+}
+
+
+def own_case_table(data, own, tmp):
+    """Bad input that needs a competition of the user's own: a text-only table, a model whose loss
+    becomes NaN, one that runs out of GPU memory, a locked SQLite study."""
+    import sqlite3
+
+    import pandas as pd
+
+    from tests.synthetic import make_pets
+
+    for name, code in OWN.items():
+        (own / name).with_suffix(".py").write_text(code)
+    texts = tmp / "texts"
+    texts.mkdir()
+    reviews = [f"review number {i}: the film was long and the ending was a surprise to me" for i in range(60)]
+    pd.DataFrame({"id": range(40), "text": reviews[:40], "sentiment": ["good", "bad"] * 20}).to_csv(
+        texts / "train.csv", index=False)
+    pd.DataFrame({"id": range(40, 60), "text": reviews[40:]}).to_csv(texts / "test.csv", index=False)
+    pd.DataFrame({"id": range(40, 60), "good": 0.5, "bad": 0.5}).to_csv(texts / "sample_submission.csv", index=False)
+    photos = make_pets(tmp / "photos")
+    study = tmp / "locked.db"
+    holder = sqlite3.connect(study)
+    holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of writing the study
+    return [
+        (run, ["texts", "--data-dir", str(texts)], "every feature column is dropped (text: free text"),
+        (run, ["photos", "--data-dir", str(photos), "--folds", "2", "--set", "cnn.lr=1e30", "--set", "cnn.widths=8,8,8",
+               "--set", "cnn.max_epochs=3"], "the training loss became nan in epoch"),
+        (run, ["oom", "--data-dir", str(data), "--folds", "2"],
+         "big fold 0 ran out of GPU memory; train it in smaller batches (--set big.batch_size=...)"),
+        (tune, ["house_prices", "--data-dir", str(data), "--trials", "1", "--storage", f"sqlite:///{study}"],
+         "is locked by another process writing to it: SQLite serves one writer at a time"),
+    ], holder
+
+
+def refused(command, argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        command.main(argv)
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    where = f"{command.__name__} {' '.join(argv)}"
+    assert exit_info.value.code == 2, where
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], (where, err)
+    assert "Traceback" not in captured.err + captured.out, where
+
+
+def test_bad_input_through_every_command(finished_run, own_competitions, tmp_path, monkeypatch, capsys):
     data, folder = finished_run
     monkeypatch.chdir(tmp_path)
     cases = case_table(data, folder, tmp_path)
+    own, holder = own_case_table(data, own_competitions, tmp_path)
     before = files_under(tmp_path)
     for command, argv, message in cases:
-        with pytest.raises(SystemExit) as exit_info:
-            command.main(argv)
-        captured = capsys.readouterr()
-        err = captured.err.strip().splitlines()
-        where = f"{command.__name__} {' '.join(argv)}"
-        assert exit_info.value.code == 2, where
-        assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], (where, err)
-        assert "Traceback" not in captured.err + captured.out, where
+        refused(command, argv, message, capsys)
     assert files_under(tmp_path) == before  # nothing written, not even a run folder
+    for command, argv, message in own:  # a model that fails while training: its run folder records the failure
+        refused(command, argv, message, capsys)
+    holder.close()
+    written = {path for path in files_under(tmp_path) - before if path.parts[len(tmp_path.parts)] not in ("runs", "cache")}
+    assert written == set()  # and no submission

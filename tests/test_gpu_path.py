@@ -69,3 +69,29 @@ def test_predict_batches_copy_only_themselves_and_pad_to_one_shape(tmp_path):
     assert torch.cat(batches)[:10, 0, 0, 0].tolist() == list(range(10))  # the padding repeats row 9
     assert batches[-1][:, 0, 0, 0].tolist() == [8, 9, 9, 9]
     assert [len(b) for (b,) in rows_loader(cache, 4)] == [4, 4, 2]
+
+
+def test_a_gpu_too_old_for_triton_runs_eagerly(monkeypatch):
+    import importlib.util
+
+    from pipelines.trainer import compiler_missing
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "triton" else real(name, *a))
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: (6, 0))  # a P100
+    assert "compute capability 6.0 is below the 7.0 Triton needs" in compiler_missing("cuda")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: (7, 5))  # a T4
+    assert compiler_missing("cuda") is None
+
+
+def test_a_model_loaded_to_predict_never_compiles(monkeypatch):
+    from types import SimpleNamespace
+
+    from pipelines.models.classifier import ImageClassifier
+
+    calls = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: calls.append(self))
+    trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("cpu")))
+    monkeypatch.setattr(ImageClassifier, "trainer", property(lambda self: trainer))
+    ImageClassifier(num_classes=3, widths=(8, 8, 8), compile=True).setup("predict")  # as pipelines.predict loads it
+    assert calls == []

@@ -162,7 +162,7 @@ COMPETITION = tabular_competition(name="fragile", slug="fragile", id_column="id"
         run_main(["fragile", "--data-dir", str(data), "--folds", "2", "--set", "fragile.C=5", "--submission", "s.csv"])
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1
-    assert err[0].startswith("error: fragile fold 0 predicted NaN or infinite values for 120 of 120 validation rows")
+    assert err[0].startswith("error: fragile fold 0 predicted NaN or infinite values for 120 of 120 validation rows (as targets)")
     assert not (in_tmp / "s.csv").exists()
 
 

@@ -199,3 +199,25 @@ def test_models_give_the_same_numbers_on_one_thread_or_two(member, tmp_path):
         model = competition.members[member].model(view).fit(X, data.y)
         predictions.append(model.predict(X_test))
     np.testing.assert_array_equal(*predictions)
+
+
+def test_gpus_are_found_without_the_linux_driver_folder(monkeypatch, tmp_path):
+    import torch
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(devices, "DRIVER_SIGNS", (str(tmp_path / "proc-nvidia"), str(tmp_path / "dxg")))
+    assert devices.gpu_count() == 0  # no sign of a driver: torch is not asked
+    (tmp_path / "dxg").touch()  # WSL2 has /dev/dxg and no /proc/driver/nvidia
+    assert devices.gpu_count() == 1
+
+
+def test_dask_workers_that_would_share_a_gpu_are_named():
+    said = []
+    workers.warn_shared_gpus({"tcp://a:1": ("a", "0"), "tcp://a:2": ("a", "0"), "tcp://b:1": ("b", "0"),
+                              "tcp://c:1": ("c", None)}, log=said.append)
+    assert said == ["warning: 2 Dask workers on a would all train on its GPU 0; start GPU workers with dask-cuda "
+                    "(`dask cuda worker SCHEDULER`), which gives each worker a GPU of its own"]
+    said.clear()
+    workers.warn_shared_gpus({"tcp://a:1": ("a", "0"), "tcp://a:2": ("a", "1")}, log=said.append)  # dask-cuda's
+    assert said == []

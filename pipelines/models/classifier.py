@@ -58,9 +58,10 @@ class ImageClassifier(ClassificationSteps, pl.LightningModule):
         return module
 
     def setup(self, stage):
-        """torch.compile the network once (fit, then each predict, call this again), on any device;
-        without a compiler, one warning and eager mode."""
-        if not self.hparams.compile or getattr(self, "compiled", False) or self.trainer is None:
+        """torch.compile the network once, when it trains (the fold's predictions reuse it), on any
+        device; without a compiler, one warning and eager mode. A model loaded to predict again runs
+        eagerly: compiling every fold model of a run costs more than it saves on one test set."""
+        if not self.hparams.compile or getattr(self, "compiled", False) or self.trainer is None or stage != "fit":
             return
         from pipelines.trainer import compiler_missing
 
