@@ -267,9 +267,11 @@ def run_all(function, tasks, workers, name=lambda task: "a task", died=None, hin
                 for future in done:
                     task = pending.pop(future)
                     yield task_result(future, task, [task, *pending.values()], seen, name, hint)
-        finally:
-            for future in pending:
-                future.cancel()
+        finally:  # the tasks not started are dropped: loky's pool stops its workers and drops them itself (a
+            # future cancelled here first would make its shutdown raise in a thread: InvalidStateError)
+            if workers.cluster:
+                for future in pending:
+                    future.cancel()
 
 
 @contextmanager

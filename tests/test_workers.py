@@ -221,3 +221,30 @@ def test_dask_workers_that_would_share_a_gpu_are_named():
     said.clear()
     workers.warn_shared_gpus({"tcp://a:1": ("a", "0"), "tcp://a:2": ("a", "1")}, log=said.append)  # dask-cuda's
     assert said == []
+
+
+def test_an_error_in_the_competitions_code_on_workers_is_one_line(house_dir, tmp_path, in_tmp):
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "broken.py").write_text('''import time
+
+from features.tabular import FrameStep
+from pipelines.tabular import tabular_competition
+
+
+class Broken(FrameStep):
+    def add(self, frame):
+        if len(frame) < 110:  # a validation fold: the training folds of other tasks are under way
+            time.sleep(1)
+            return frame["Nope"]
+
+
+COMPETITION = tabular_competition(name="broken", slug="broken", id_column="Id", target="SalePrice",
+                                  metric="rmse", features=[Broken()], members=("linear", "lgbm"))
+''')
+    done = subprocess.run([sys.executable, "-m", "pipelines.run", "broken", "--data-dir", str(house_dir), "--folds", "5",
+                           "--workers", "2"], cwd=in_tmp, env={**subprocess_env(), "PIPELINES_COMPETITIONS": str(own)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: KeyError: 'Nope' in Broken.add ({own / 'broken.py'}:11); rerun with --debug for the whole traceback"]
