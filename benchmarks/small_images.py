@@ -1,6 +1,7 @@
 """Small-image competitions declared as the README says, run with no flags: CV and wall time.
 
-    python -m benchmarks.small_images [--cases digits8,digits28,photos20] [--seed 7] [--extra lite0]
+    python -m benchmarks.small_images [--cases digits8,digits28,photos20] [--seed 7]
+                                      [--extra "models=lite0;cnn.mirror=false"]
 
 - digits8 / digits28: scikit-learn's bundled handwritten digits (`sklearn.datasets.load_digits`,
   1,797 8x8 grayscale images, ten classes), 1,250 as training PNGs named by ids with leading zeros
@@ -10,7 +11,8 @@
 
 Each case is a competition file in a folder of its own (PIPELINES_COMPETITIONS) and one
 `python -m pipelines.run NAME --data-dir DIR --seed SEED` in a fresh working folder, timed as a whole
-command; `--extra lite0` runs each case again with `--set models=lite0` beside the default.
+command; `--extra` runs each case again with each `--set` value it lists (separated by ";")
+beside the default.
 """
 import argparse
 import io
@@ -91,7 +93,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--extra", default="", help="members to run alone beside the default, e.g. lite0")
+    parser.add_argument("--extra", default="", help="--set values to run beside the default, separated by ;")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
@@ -102,9 +104,9 @@ def main():
             data = root / case
             make(data)
             (own / f"{case}.py").write_text(DECLARATION.format(title=title, name=case, size=size))
-            for label, extra in [("default", ())] + [(m, ("--set", f"models={m}")) for m in args.extra.split(",") if m]:
-                outcome, seconds = run(case, data, own, args.seed, extra)
-                print(f"RESULT {case:9s} {label:8s}: {outcome}, {seconds:.0f} s whole command", flush=True)
+            for value in ["", *filter(None, args.extra.split(";"))]:
+                outcome, seconds = run(case, data, own, args.seed, ("--set", value) if value else ())
+                print(f"RESULT {case:9s} {value or 'default':18s}: {outcome}, {seconds:.0f} s whole command", flush=True)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def backbone(name, weights=""):
     return _networks[name, weights]
 
 
-CHUNKS = 64  # image keys fall into this many chunks; one process at a time embeds a chunk's missing images
+CHUNKS = 16  # image keys fall into this many chunks; one process at a time embeds a chunk's missing images
 
 
 def chunk_of(key):
@@ -67,7 +67,7 @@ class EmbeddingStore:
 
     def __init__(self, folder):
         self.folder = folder
-        self.keys, self.vectors, self.index, self.read = np.array([], dtype="<U64"), None, {}, set()
+        self.parts, self.index, self.read = [], {}, set()  # vectors per shard; key -> (shard, row)
         self.refresh()
 
     def refresh(self):
@@ -100,12 +100,10 @@ class EmbeddingStore:
                 yield keys, vectors
 
     def _append(self, keys, vectors):
-        new = [row for row, key in enumerate(keys) if key not in self.index]
-        if not new:
-            return
-        self.index.update({key: len(self.keys) + offset for offset, key in enumerate(keys[new])})
-        self.keys = np.concatenate([self.keys, keys[new]])
-        self.vectors = vectors[new] if self.vectors is None else np.concatenate([self.vectors, vectors[new]])
+        part = len(self.parts)
+        self.parts.append(vectors)
+        for row, key in enumerate(keys):
+            self.index.setdefault(key, (part, row))
 
     def missing(self, keys):
         return np.array([row for row, key in enumerate(keys) if key not in self.index], dtype=np.int64)
@@ -127,7 +125,7 @@ class EmbeddingStore:
         self._append(new_keys, vectors[rows])
 
     def lookup(self, keys):
-        return self.vectors[[self.index[key] for key in keys]]
+        return np.stack([self.parts[part][row] for part, row in (self.index[key] for key in keys)])
 
 
 class BackboneEmbedding(TransformerMixin, BaseEstimator):
@@ -170,9 +168,13 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
         store = EmbeddingStore(image_cache.CACHE_DIR / "embeddings" /
                                self.store_name(weights_id, network.resolution, device))
         keys = image_keys(X)
-        missing = store.missing(keys)
-        if len(missing):
-            self.embed_missing(network, store, keys, X, missing, log)
+        if len(store.missing(keys)):
+            # the whole decoded cache these rows came from: every fold and worker needs the same images, so
+            # they share the work chunk by chunk instead of each embedding its own rows
+            whole = getattr(X, "source", None)
+            images = whole if whole is not None and len(image_keys(whole)) else X
+            every = image_keys(images)
+            self.embed_missing(network, store, every, images, store.missing(every), log)
         return store.lookup(keys)
 
     def embed_missing(self, network, store, keys, images, missing, log=print):

@@ -39,16 +39,19 @@ def pixel_keys(images):
 
 class KeyedImages(np.ndarray):
     """Images (N, H, W, 3) that carry each row's pixel key, hashed once per decoded cache: selecting
-    rows (a fold's, X[rows]) keeps theirs. Any other result (one image, a computed array) is a
-    plain array without keys, so a key never outlives the pixels it was computed from."""
+    rows (a fold's, X[rows]) keeps theirs, and the whole cache they came from (`source`), so a
+    feature step that caches per image can do a whole cache's work at once, shared by every fold and
+    worker. Any other result (one image, a computed array) is a plain array without keys, so a key
+    never outlives the pixels it was computed from."""
 
     def __new__(cls, images, keys):
         array = np.asanyarray(images).view(cls)
         array.image_keys = np.asarray(keys)
+        array.source = array
         return array
 
     def __array_finalize__(self, obj):
-        self.image_keys = None  # set only by __new__ and row selection
+        self.image_keys, self.source = None, None  # set only by __new__ and row selection
 
     def __getitem__(self, index):
         result = super().__getitem__(index)
@@ -59,6 +62,7 @@ class KeyedImages(np.ndarray):
                 isinstance(rows, slice) or (isinstance(rows, np.ndarray) and rows.ndim == 1)):
             return result.view(np.ndarray)
         result.image_keys = self.image_keys[rows]
+        result.source = self.source
         return result
 
 

@@ -81,6 +81,11 @@ class Competition:
     def defaults(self):
         return {key: param.default for key, param in self.declared().items()}
 
+    def recorded_params(self, recorded):
+        """A run folder's parameters, with those declared since the run was made at their defaults
+        (each added parameter's default is what the code did before it existed)."""
+        return {**self.defaults, **recorded}
+
     def selected_members(self, params):
         """name -> Member for params["models"]; the single model when there are no members."""
         if not self.members:

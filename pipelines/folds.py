@@ -367,11 +367,13 @@ def train_member(task, competition, dataset, name, member, classes, fitted, save
 
 def collapse(predictions, targets, history):
     """Why a fold's model looks collapsed, or None: one class (or one number) for every validation row
-    where the rows hold several, or a validation loss that exploded beside its training loss."""
+    where the rows hold several, or a validation loss that exploded beside its training loss. A model
+    that picks the majority class everywhere but ranks the rows (a rare positive class) has not."""
     predictions = np.asarray(predictions, dtype=np.float64)
     if predictions.ndim == 2 and len(np.unique(targets)) > 1:
         chosen = np.unique(predictions.argmax(axis=1))
-        if len(chosen) == 1:
+        majority = np.bincount(np.asarray(targets, dtype=np.int64)).argmax()
+        if len(chosen) == 1 and (chosen[0] != majority or np.ptp(predictions[:, chosen[0]]) < 0.01):
             return f"it predicts class {int(chosen[0])} for every one of its {len(predictions)} validation rows"
     if predictions.ndim == 1 and np.std(targets) > 0 and np.std(predictions) < 1e-6 * np.std(targets):
         return f"it predicts {predictions[0]:.4g} for every one of its {len(predictions)} validation rows"

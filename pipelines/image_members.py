@@ -126,7 +126,7 @@ def finetune(classification, imagenet_classes=None):
         options["eval_batch_size"] = p["eval_batch_size"]
         return LightningEstimator(FineTunedBackbone if classification else FineTunedRegressor, module_params,
                                   batch_size=p["batch_size"], max_epochs=p["max_epochs"],
-                                  datamodule_class=data, datamodule_params=options)
+                                  datamodule_class=data, datamodule_params=options, threads=p["threads"])
 
     return Member(images_as_they_are, model, for_task({
         "backbone": Param("lite0", choices=BACKBONES),
@@ -146,6 +146,7 @@ def finetune(classification, imagenet_classes=None):
         "eval_batch_size": Param(128, low=1),  # validation and test images at a time (photos: activations are large)
         "max_epochs": Param(8, low=1),
         "num_workers": Param(0, low=0),  # loader workers for augment=albumentations
+        "threads": THREADS,
     }, classification))
 
 
@@ -187,7 +188,8 @@ def cnn(classification, imagenet_classes=None):
         if p["compile"]:  # one shape for the compiled network: whole training batches, the last test batch padded
             options["static_batches"] = True
         return LightningEstimator(ImageClassifier if classification else ImageRegressor, module_params,
-                                  datamodule_class=data, datamodule_params=options, sized=cnn_settings(p))
+                                  datamodule_class=data, datamodule_params=options, sized=cnn_settings(p),
+                                  threads=p["threads"])
 
     # the defaults suit a 2-core CPU; the image recipe's gpu preset sets airbench94's
     return Member(images_as_they_are, model, for_task({
@@ -215,6 +217,7 @@ def cnn(classification, imagenet_classes=None):
         "channels_last": True,
         "compile": False,                               # torch.compile the network, once per fold (the gpu preset)
         "num_workers": Param(0, low=0),                 # loader workers for augment=albumentations
+        "threads": THREADS,                             # torch's threads: the run's share of the cores, in any process
     }, classification))
 
 

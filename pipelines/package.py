@@ -39,6 +39,15 @@ def canonical(name):
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def installed_distributions():
+    """{canonical name: distribution} of this environment, the first of a name on sys.path winning as
+    imports do (setuptools puts its vendored copies of importlib-metadata and zipp on the path too)."""
+    found = {}
+    for distribution in metadata.distributions():
+        found.setdefault(canonical(distribution.metadata["Name"]), distribution)
+    return found
+
+
 def read_image(path):
     """(python version, {canonical name: version}) of a declared image: this project's file or the
     output of `pip list --format=json`."""
@@ -99,7 +108,7 @@ def predict_imports(run_dir, data_dir=None):
             steps = [step for _, step in getattr(features, "steps", [])] or [features]
             declared.update(name for step in steps for name in getattr(step, "requirements", list)())
     if data_dir and Path(data_dir).is_dir():
-        competition.load(Path(data_dir), config["params"], train=False)
+        competition.load(Path(data_dir), competition.recorded_params(config["params"]), train=False)
     else:  # without the test files: whatever reads archives, to be safe
         import py7zr  # noqa: F401
     owners = metadata.packages_distributions()
@@ -113,8 +122,12 @@ PROBE = "import json, sys; from pipelines.package import predict_imports; print(
 def predict_requirements(folder):
     """What predicting from the run imports (predict_imports), asked of a fresh Python process."""
     data_dir = folder.config.get("data_dir") or ""
+    from .folds import image_cache_dir
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+           "PIPELINES_CACHE_DIR": image_cache_dir()}  # the images this command's runs decoded
     done = subprocess.run([sys.executable, "-c", PROBE, str(folder.path.resolve()), data_dir], capture_output=True,
-                          text=True, check=False, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
+                          text=True, check=False, env=env)
     if done.returncode:
         lines = done.stderr.strip().splitlines() or ["no output"]
         raise UserError(f"cannot load the run's models to see what predicting needs ({lines[-1]}); check that the "
@@ -308,7 +321,10 @@ def build(folder, out, image=IMAGE, wheelhouse=None, gpu=False, user=None, log=p
             shutil.copy2(folder.path / name, dataset / "run" / name)
         anonymous(dataset / "run", files)
         project_wheel(dataset / "wheels", competition.name)
-        needed = requirement_closure(python, provided, predict_requirements(folder))
+        imports = predict_requirements(folder)
+        (dataset / "predict-imports.json").write_text(json.dumps(
+            {name: metadata.version(name) for name in imports}, indent=2))  # what the rehearsal installs as the image's
+        needed = requirement_closure(python, provided, imports)
         download_wheels(needed, dataset / "wheels", python, wheelhouse)
         (dataset / "dataset-metadata.json").write_text(json.dumps(
             {"title": f"{competition.name} run {folder.path.name}"[:50], "id": f"{user}/{dataset_slug}",
@@ -442,7 +458,7 @@ def main(argv=None):
     if args.rehearse is not None:
         from .rehearsal import difference, rehearse
 
-        submission, seconds = rehearse(out, args.image, data_dir)
+        submission, seconds = rehearse(out, args.image, data_dir, args.wheelhouse)
         recorded = folder.status.get("submission_sha256")
         same = ("the run's, byte for byte" if hashlib.sha256(submission).hexdigest() == recorded
                 else f"not the run's ({difference(submission, folder.status.get('submission'))})")

@@ -1,7 +1,11 @@
-"""Rehearsing a code-competition package here, offline: the notebook run in a fresh virtual
-environment whose Python sees only the declared Kaggle image's packages (linked from this
-environment, with what they require: this environment's versions, not the image's), after
-`pip install --no-index` of the package's wheels, with /kaggle under a temporary folder."""
+"""Rehearsing a code-competition package here: the notebook run in a fresh virtual environment
+whose Python sees only the declared Kaggle image's packages, after `pip install --no-index` of the
+package's wheels, with /kaggle under a temporary folder. Of what predicting imports, the image's
+own versions are installed from the package index (or --wheelhouse) where they differ from this
+environment's, so the rehearsal meets the skew Kaggle will (pytorch-lightning 2.5 beside a run
+made with 2.6, say); a version with no build for this machine (torch's CPU builds live on their own
+index) is stood in for by this environment's, and the rehearsal says which. The rest of the image
+is linked from this environment, with what it requires."""
 import json
 import os
 import re
@@ -13,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import UserError
-from .package import canonical, read_image
+from .package import canonical, installed_distributions, read_image
 
 
 def installed_closure(names, leave_out=()):
@@ -40,13 +44,14 @@ def installed_closure(names, leave_out=()):
     return found
 
 
-def image_environment(root, packages):
+def image_environment(root, packages, first=None):
     """A fresh virtual environment in `root` whose Python sees, of this environment's packages, only
-    those named in `packages` (linked, not copied); returns its python."""
+    those named in `packages` (linked, not copied), after the folder `first` (packages installed in
+    the image's versions); returns its python."""
     site = root / "image-site"
     site.mkdir(parents=True)
-    for distribution in metadata.distributions():
-        if canonical(distribution.metadata["Name"]) not in packages or not distribution.files:
+    for name, distribution in installed_distributions().items():
+        if name not in packages or not distribution.files:
             continue
         for top in {file.parts[0] for file in distribution.files} - {"..", "__pycache__"}:
             source, target = Path(distribution.locate_file(top)), site / top
@@ -56,7 +61,7 @@ def image_environment(root, packages):
     python = root / "venv" / "bin" / "python"
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    Path(purelib, "kaggle-image.pth").write_text(f"{site}\n")
+    Path(purelib, "kaggle-image.pth").write_text("".join(f"{folder}\n" for folder in (first, site) if folder))
     return python
 
 
@@ -67,16 +72,52 @@ def notebook_script(out, root):
     return re.sub(r"/kaggle|/tmp", lambda match: str(root) if match.group() == "/kaggle" else f"{root}/temp", code)
 
 
-def rehearse(out, image, data_dir, log=print):
-    """Run the notebook of the package `out` offline in a fresh environment that sees only the
-    image's packages, on the competition files of `data_dir`; returns (submission bytes, seconds)."""
+CPU_INDEX = {"torch": "https://download.pytorch.org/whl/cpu"}  # the package index's torch is a CUDA build
+
+
+def image_versions(imports, provided, bundled, folder, wheelhouse=None, log=print):
+    """Install into `folder` the image's versions of the packages predicting imports that the image
+    provides in another version than this environment's (their own files only: --no-deps); returns
+    (the names installed, the names stood in for by this environment's version)."""
+    installed, stood_in = [], []
+    for name, here in sorted(imports.items()):
+        name = canonical(name)
+        theirs = provided.get(name)
+        if theirs is None or name in bundled or theirs.split("+")[0] == here.split("+")[0]:
+            continue
+        source = (["--no-index", "--find-links", str(wheelhouse)] if wheelhouse
+                  else ["--index-url", CPU_INDEX[name]] if name in CPU_INDEX else [])
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:",
+                               "--target", str(folder), *source, f"{name}=={theirs}"], capture_output=True, text=True,
+                              check=False)
+        if done.returncode:
+            stood_in.append(name)
+            reason = (done.stderr.strip().splitlines() or ["no build"])[-1]
+            log(f"rehearsal: no {name} {theirs} for this machine ({reason[:120]}); this environment's {here} stands in")
+        else:
+            installed.append(name)
+    if installed:
+        log(f"rehearsal: with the image's {', '.join(f'{name} {provided[name]}' for name in installed)} "
+            f"(installed from {wheelhouse or 'the package index'})")
+    return installed, stood_in
+
+
+def rehearse(out, image, data_dir, wheelhouse=None, log=print):
+    """Run the notebook of the package `out` in a fresh environment that sees only the image's
+    packages (in the image's versions where predicting imports them and a build exists), on the
+    competition files of `data_dir`; returns (submission bytes, seconds)."""
     kernel = json.loads((out / "notebook" / "kernel-metadata.json").read_text())
     provided = read_image(image)[1]
     bundled = {canonical(wheel.name.split("-")[0]) for wheel in (out / "dataset" / "wheels").glob("*.whl")}
+    imports_file = out / "dataset" / "predict-imports.json"
+    imports = json.loads(imports_file.read_text()) if imports_file.is_file() else {}
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
-        # the image's packages as found here, with what they require (an image holds complete trees)
-        python = image_environment(root / "image", installed_closure(provided, leave_out=bundled))
+        versions = root / "image-versions"
+        installed, _ = image_versions(imports, provided, bundled, versions, wheelhouse, log)
+        # the image's other packages as found here, with what they require (an image holds complete trees)
+        python = image_environment(root / "image", installed_closure(provided, leave_out={*bundled, *installed}),
+                                   first=versions if installed else None)
         kaggle = root / "kaggle"
         (kaggle / "input").mkdir(parents=True)
         (kaggle / "working").mkdir()

@@ -22,7 +22,7 @@ def embed_in_a_process(cache_dir, pixels, queue):
     queue.put(int(re.search(r"embedded (\d+) images", said[0]).group(1)) if said else 0)
 
 
-def test_two_processes_embed_each_image_once(tmp_path):
+def test_two_processes_embed_each_image_once(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 255, (160, 32, 32, 3), dtype=np.uint8)
     context = multiprocessing.get_context("spawn")
@@ -35,9 +35,9 @@ def test_two_processes_embed_each_image_once(tmp_path):
         worker.join(timeout=300)
     computed = [queue.get(timeout=10) for _ in workers]
     assert sum(computed) == 160  # not 160 + 120: the second process waits for a chunk the first holds
-    images.CACHE_DIR = tmp_path
+    monkeypatch.setattr(images, "CACHE_DIR", tmp_path)  # this process's cache stays the working folder's
     store_folder = next((tmp_path / "embeddings").iterdir())
-    assert len(embeddings.EmbeddingStore(store_folder).keys) == 160
+    assert len(embeddings.EmbeddingStore(store_folder).index) == 160
 
 
 def test_embedding_alone_gives_the_same_numbers_in_any_batch(tmp_path, monkeypatch):

@@ -59,7 +59,7 @@ CASES = {  # example -> (data maker, quick settings, what its submission holds)
     "pets": (make_pets, ["--set", "models=tiny", "--folds", "3"], "label"),
     "brightness": (lambda folder: make_pets(folder, regression=True),
                    ["--set", "cnn.widths=16,16,16", "--set", "cnn.max_epochs=10", "--folds", "2"], "score"),
-    "digits": (make_digits, ["--set", "cnn.widths=16,16,16", "--folds", "2"], "label"),
+    "digits": (make_digits, ["--set", "cnn.widths=16,16,16", "--folds", "3"], "label"),
 }
 
 
@@ -96,4 +96,4 @@ def test_each_example_runs_as_the_readme_says(name, examples_folder, tmp_path, i
     elif name == "brightness":
         assert score < pd.read_csv(data / "train.csv").score.std()  # better than the mean
     else:
-        assert score > 0.6  # pets: the colour tells the class (chance 1/3); digits: chance 1/10
+        assert score > 0.8  # pets: the colour tells the class (chance 1/3); digits: chance 1/10

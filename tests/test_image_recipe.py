@@ -41,7 +41,7 @@ def run_quick(competition, data, member, submission="s.csv", folds=3, seed=0):
 
 
 def test_the_readme_examples_are_small_and_run(tmp_path, in_tmp):
-    pets, brightness = readme_examples()
+    pets, brightness = readme_examples()[:2]  # the digits example runs in test_examples
     assert len(pets.strip().splitlines()) <= 15 and len(brightness.strip().splitlines()) <= 15
     competition = declared(pets)
     assert competition.defaults["models"] == ("lite1", "lite2")  # photos: frozen heads

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.package import PROJECT, canonical
+from pipelines.package import PROJECT, canonical, installed_distributions
 from pipelines.package import main as package_main
 from pipelines.rehearsal import rehearse
 from pipelines.run import main as run_main
@@ -26,8 +26,7 @@ NEVER_IMPORTED = ("kaggle", "psycopg", "psycopg-binary", "optuna", "distributed"
 
 def kaggle_image(root):
     """A declared image of every package of this environment but the project, MISSING and NEVER_IMPORTED."""
-    packages = {canonical(distribution.metadata["Name"]): distribution.version
-                for distribution in metadata.distributions()}
+    packages = {name: distribution.version for name, distribution in installed_distributions().items()}
     image = root / "image.json"
     image.write_text(json.dumps({"python": sysconfig.get_python_version(),
                                  "packages": {name: version for name, version in packages.items()
@@ -35,11 +34,11 @@ def kaggle_image(root):
     return image
 
 
-def wheelhouse_of_missing(root):
-    """A wheel of MISSING (one module) built offline from its installed module."""
-    source, house = root / "missing-source", root / "wheelhouse"
+def wheelhouse_of_missing(root, version=None, house=None):
+    """A wheel of MISSING (one module) built offline from its installed module (as `version`)."""
+    source, house = root / f"missing-source-{version}", house or root / "wheelhouse"
     source.mkdir()
-    version = metadata.version(MISSING)
+    version = version or metadata.version(MISSING)
     module = f"{MISSING}.py"
     (source / module).write_text(Path(metadata.distribution(MISSING).locate_file(module)).read_text())
     (source / "pyproject.toml").write_text(
@@ -183,7 +182,7 @@ def test_push_creates_the_dataset_then_a_version_and_pushes_the_notebook(kaggle,
     assert not save.get("enableInternet", False) and save["kernelType"] == "notebook"
     assert "pip" in save["text"] and "--no-index" in save["text"]
     uploaded = [request[3]["name"] for request in kaggle.calls("StartBlobUpload")]
-    assert sorted(uploaded) == ["run.zip", "wheels.zip"]
+    assert sorted(uploaded) == ["predict-imports.json", "run.zip", "wheels.zip"]
     assert f"https://www.kaggle.com/code/{ref}-predict" in out and not any(secret in out for secret in SECRETS)
 
     package_main([str(run_dir), "--out", "again", *options])  # the same run again: a new version of its dataset
@@ -209,7 +208,7 @@ def test_an_image_of_another_series_gets_the_runs_version_bundled():
 
     assert not same_series("1.26.4", "2.4.6") and same_series("2.6.0", "2.13.0+cpu")
     assert not same_series("0.14.3", "0.15.3") and same_series("0.15.0", "0.15.3")
-    installed = {canonical(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    installed = {name: distribution.version for name, distribution in installed_distributions().items()}
     everything = {name: version for name, version in installed.items() if name != PROJECT}
     assert requirement_closure("3.11", everything) == {}
     older = {**everything, "numpy": "1.26.4"}  # pickled arrays of numpy 2 need numpy 2
@@ -230,3 +229,33 @@ def test_a_competition_outside_the_project_is_refused(offline, tmp_path, in_tmp,
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "outside this project's competitions/ folder" in err
     assert not Path("pkg").exists()
+
+
+def test_the_rehearsal_installs_the_images_versions_of_what_predict_imports(offline, tmp_path, in_tmp, capsys):
+    image, wheelhouse = offline
+    older = "3.1.99"  # the image's threadpoolctl: of the run's series, so not bundled, but not this environment's
+    declared = json.loads(image.read_text())
+    (tmp_path / "older.json").write_text(json.dumps({**declared, "packages": {**declared["packages"],
+                                                                               MISSING: older}}))
+    house = tmp_path / "house-of-older"
+    wheelhouse_of_missing(tmp_path, older, house)
+    run_dir = finished_house_run(tmp_path, in_tmp)
+    capsys.readouterr()
+    package_main([str(run_dir), "--out", "pkg", "--image", str(tmp_path / "older.json"), "--wheelhouse", str(house),
+                  "--user", "someone", "--rehearse"])
+    out = capsys.readouterr().out
+    assert not list((in_tmp / "pkg" / "dataset" / "wheels").glob(f"{MISSING}-*"))  # the image provides it
+    assert f"rehearsal: with the image's {MISSING} {older} (installed from {house})" in out
+    assert "its submission is the run's, byte for byte" in out
+    assert MISSING in json.loads((in_tmp / "pkg" / "dataset" / "predict-imports.json").read_text())
+
+
+def test_a_vendored_copy_later_on_the_path_is_not_the_installed_version(tmp_path, monkeypatch):
+    # setuptools puts its _vendor folder (an older importlib-metadata, zipp) at the end of sys.path
+    vendored = tmp_path / "_vendor" / "importlib_metadata-1.0.0.dist-info"
+    vendored.mkdir(parents=True)
+    (vendored / "METADATA").write_text("Metadata-Version: 2.1\nName: importlib_metadata\nVersion: 1.0.0\n")
+    monkeypatch.setattr(sys, "path", [*sys.path, str(tmp_path / "_vendor")])
+    assert "1.0.0" in [d.version for d in metadata.distributions() if canonical(d.metadata["Name"]) ==
+                       "importlib-metadata"]
+    assert installed_distributions()["importlib-metadata"].version == metadata.version("importlib-metadata") != "1.0.0"

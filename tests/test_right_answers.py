@@ -187,6 +187,17 @@ def test_threads_follow_the_cores_and_folds_only(tmp_path, own_competitions, in_
     assert json.loads((first / "config.json").read_text())["threads"] == 4
 
 
+def test_image_members_train_with_the_runs_threads(monkeypatch):
+    # in the command's own process torch keeps whatever it had (2 threads on import, 1 after a fold
+    # under threadpool_limits), so the first fold and the rest trained differently
+    import competitions
+
+    for competition_name, member in (("cifar10", "cnn"), ("dog_breeds", "finetune"), ("dog_breeds", "lite1")):
+        competition = competitions.get(competition_name)
+        view = competition.member_params(member, competition.defaults, 0, 10, threads=3)
+        assert competition.member_list([member])[member].model(view).threads == 3
+
+
 def test_column_roles_keep_real_categories_and_say_what_they_drop(tmp_path, own_competitions, in_tmp, capsys):
     rng = np.random.default_rng(0)
     n = 700
@@ -318,3 +329,65 @@ def test_a_dead_worker_without_claims_is_reported_at_once():
     with pytest.raises(UserError, match="a worker process died"):
         list(workers.run_all(os._exit, [3], workers.Workers(count=2), name=lambda _: "a task"))
     assert time.perf_counter() - start < 8  # not after the 10 s wait for claims that will never come
+
+
+def test_a_collapsed_fold_is_said_at_once_and_again_beside_the_cv(tmp_path, in_tmp, capsys):
+    from pipelines.folds import collapse
+    from pipelines.image import image_competition
+    from pipelines.run import resolve_settings, run
+    from tests.synthetic import make_pets
+
+    one_class = np.tile([0.1, 0.8, 0.1], (6, 1))
+    assert "predicts class 1 for every one of its 6 validation rows" in collapse(one_class, np.arange(6) % 3, [])
+    assert collapse(np.eye(3)[np.arange(6) % 3], np.arange(6) % 3, [{"train_loss": 0.9, "valid_loss": 856.0}])
+    assert collapse(np.eye(3)[np.arange(6) % 3], np.arange(6) % 3, [{"train_loss": 0.01, "valid_loss": 2.0}]) is None
+    assert "predicts 3 for every one" in collapse(np.full(5, 3.0), np.arange(5.0), [])
+    competition = image_competition(name="pets", slug="pets", id_column="id", target="label", metric="accuracy",
+                                    size=16)
+    data = make_pets(tmp_path / "pets")
+    preset, params, folds, baseline = resolve_settings(competition, None, None, [
+        "cnn.lr=100000", "cnn.widths=8,8,8", "cnn.max_epochs=3"], 2)  # a rate that wrecks the BatchNorm statistics
+    run(competition, data, {"preset": preset, "baseline": baseline, "params": params, "folds": folds, "seed": 0,
+                            "refit": False, "logger": "csv", "submission": "s.csv"})
+    out = capsys.readouterr().out
+    assert "warning: cnn fold 0 collapsed: " in out and "lower its learning rate (--set cnn.lr=..., now 100000)" in out
+    assert "warning: cnn collapsed in folds 0, 1 of 2 (see above): its CV is not what it can do" in out
+
+
+def test_mirror_is_the_competitions_choice(tmp_path):
+    import torch
+
+    from features.augment import tta_views
+    from pipelines.image import image_competition
+
+    text = image_competition(name="digits", slug="d", id_column="id", target="label", metric="accuracy", size=8,
+                             mirror=False)
+    photos = image_competition(name="pets", slug="p", id_column="id", target="label", metric="accuracy", size=64)
+    assert text.defaults["cnn.mirror"] is False and text.defaults["finetune.mirror"] is False
+    assert photos.defaults["cnn.mirror"] is True
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    for view in tta_views(x, 2, mirror=False):  # the image and two translations, none of them mirrored
+        assert not torch.equal(view, torch.flip(x, dims=[3]))
+    assert len(tta_views(x, 2, mirror=False)) == 3 and len(tta_views(x, 2)) == 4
+
+
+def test_a_dask_worker_with_other_code_refuses_the_task(monkeypatch):
+    from types import SimpleNamespace
+
+    from pipelines import progress
+    from pipelines.errors import UserError
+    from pipelines.runfolder import code_digest, require_code
+
+    monkeypatch.setattr(progress, "dask_worker", lambda: SimpleNamespace(address="tcp://10.0.0.2:4000"))
+    require_code("house_prices", code_digest("house_prices"))  # the same code: the task runs
+    with pytest.raises(UserError, match="Dask worker tcp://10.0.0.2:4000 runs other code than the command"):
+        require_code("house_prices", "0" * 64)
+
+
+def test_a_model_that_ranks_a_rare_class_has_not_collapsed():
+    from pipelines.folds import collapse
+
+    targets = (np.arange(100) < 5).astype(int)  # 5% positives
+    ranked = np.column_stack([1 - np.linspace(0.05, 0.45, 100), np.linspace(0.05, 0.45, 100)])
+    assert collapse(ranked, targets, []) is None  # the majority everywhere, but the probabilities rank the rows
+    assert collapse(np.tile([0.9, 0.1], (100, 1)), targets, []) is not None  # one answer for every row

@@ -14,6 +14,7 @@ from pipelines import blend as blend_cli
 from pipelines import predict as predict_cli
 from pipelines import runs as runs_cli
 from pipelines.files import sha256
+from pipelines.files import file_record
 from pipelines.run import main as run_main
 from tests.conftest import subprocess_env
 from tests.synthetic import make_cifar, make_dog_breeds
@@ -300,6 +301,22 @@ def test_predict_reproduces_image_runs_offline(name, make, argv, in_tmp, tmp_pat
     test = np.load(folder / "predictions/test.npy")
     assert test.shape[1] == (10 if name == "cifar10" else 120)  # class probabilities, not labels
     np.testing.assert_allclose(test.sum(axis=1), 1, atol=1e-5)
+
+
+def test_a_run_folder_made_before_a_parameter_existed_still_predicts(in_tmp, tmp_path):
+    data_dir = make_cifar(tmp_path / "cifar-10", n_train=60, n_test=20)
+    run_main(["cifar10", "--data-dir", str(data_dir), "--submission", "s.csv", "--folds", "2", "--set",
+              "cnn.max_epochs=1", "--set", "cnn.widths=8,8,8", "--set", "cnn.batch_size=16"])
+    [folder] = run_dirs(in_tmp, "cifar10")
+    config = json.loads((folder / "config.json").read_text())
+    for added in ("cnn.threads", "cnn.mirror", "cnn.min_size"):  # declared after older runs were made
+        del config["params"][added]
+    (folder / "config.json").write_text(json.dumps(config))
+    status = json.loads((folder / "status.json").read_text())
+    status["files"]["config.json"] = file_record(folder / "config.json")  # as that version wrote it
+    (folder / "status.json").write_text(json.dumps(status))
+    predict_cli.main([str(folder), "--submission", "p.csv"])
+    assert (in_tmp / "p.csv").read_bytes() == (in_tmp / "s.csv").read_bytes()
 
 
 def test_table_of_runs_best_first_with_changed_params_and_public_score(house_dir, in_tmp, capsys):
