@@ -73,7 +73,7 @@ class FoldTask:
 
     @property
     def fold_seed(self):
-        return self.seed + (self.folds if self.fold == "full" else self.fold)
+        return fold_seed(self.seed, self.folds, self.fold)
 
     @property
     def fold_label(self):
@@ -229,8 +229,19 @@ def by_recipe(members):
     return list(groups.items())
 
 
+def fold_seed(seed, folds, fold):
+    """The seed fold `fold` of a run trains with (seed + its index; the refit, "full": seed + folds),
+    for run, tune and predict alike."""
+    return seed + (folds if fold == "full" else fold)
+
+
+def class_count(competition, classes):
+    """The classes a member predicts: the run's, for a classification metric; 0 for a number."""
+    return len(classes or ()) if competition.metric.classification else 0
+
+
 def n_classes(competition, dataset):
-    return len(dataset.info.get("classes") or ()) if competition.metric.classification else 0
+    return class_count(competition, dataset.info.get("classes"))
 
 
 def open_run_folder(task):

@@ -20,7 +20,7 @@ from .data import match_schema
 from .errors import UserError, cli_main
 from .files import sha256
 from .report import write_competition_submission
-from .folds import data_signature, image_cache_dir, load_dataset, use_cache_dir
+from .folds import class_count, data_signature, fold_seed, image_cache_dir, load_dataset, use_cache_dir
 from .run import add_debug_argument, check_threads
 from .runfolder import RunFolder, code_changes, code_digest, code_version, require_code
 from .workers import Workers, check_cluster, check_options, plan, run_all, workers_argument
@@ -75,9 +75,9 @@ def saved_model(folder, competition, member, key, threads=1):
     """A finished fold's model (key "full": the refit's), loaded into the member's estimator as the
     fold built it (its seed, classes and threads)."""
     config = folder.config
-    n_classes = len(config.get("classes") or ()) if competition.metric.classification else 0
-    seed = config["seed"] + (config["folds"] if key == "full" else key)
-    view = competition.member_params(member, competition.recorded_params(config["params"]), seed, n_classes, threads)
+    view = competition.member_params(member, competition.recorded_params(config["params"]),
+                                     fold_seed(config["seed"], config["folds"], key),
+                                     class_count(competition, config.get("classes")), threads)
     return folder.load_model(member, key, competition.member_list(config["members"])[member].model(view))
 
 

@@ -12,9 +12,10 @@ import asyncio
 import atexit
 import os
 import re
+import sys
 import threading
 import uuid
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -302,12 +303,20 @@ def task_result(future, task, unfinished, seen, name, hint):
         what = (f"the worker training {', '.join(dead)} died {cause}" if dead
                 else f"a worker process died {cause} while training {', '.join(name(task) for task in unfinished)}")
         raise UserError(what + hint) from None
-    except Exception as error:
-        kind = type(error).__name__
-        if kind == "KilledWorker":  # Dask gave up on the task after the workers running it died
-            raise UserError(f"{name(task)} was lost: the Dask workers running it died (killed, or out of memory)"
-                            + hint) from None
-        if kind in ("CancelledError", "CommClosedError", "FutureCancelledError"):
-            raise UserError(f"lost the Dask cluster while running {name(task)} ({first_line(error) or kind})"
-                            + hint) from None
-        raise
+    except dask_failures()[0]:  # Dask gave up on the task after the workers running it died
+        raise UserError(f"{name(task)} was lost: the Dask workers running it died (killed, or out of memory)"
+                        + hint) from None
+    except (CancelledError, *dask_failures()[1]) as error:
+        raise UserError(f"lost the Dask cluster while running {name(task)} "
+                        f"({first_line(error) or type(error).__name__})" + hint) from None
+
+
+def dask_failures():
+    """(a task Dask gave up on, a lost connection): Dask's exception types once a cluster was used
+    (before that, no error can be Dask's)."""
+    if "distributed" not in sys.modules:
+        return (), ()
+    from distributed import KilledWorker
+    from distributed.comm.core import CommClosedError
+
+    return (KilledWorker,), (CommClosedError,)

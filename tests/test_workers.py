@@ -2,6 +2,7 @@
 resuming what it left, a GPU owned by each worker, and the worker count chosen and checked."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -248,3 +249,38 @@ COMPETITION = tabular_competition(name="broken", slug="broken", id_column="Id", 
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"error: KeyError: 'Nope' in Broken.add ({own / 'broken.py'}:11); rerun with --debug for the whole traceback"]
+
+
+@pytest.mark.parametrize("error, message", [
+    ("killed", "house_prices fold 1 was lost: the Dask workers running it died"),
+    ("closed", "lost the Dask cluster while running house_prices fold 1 (connection gone)"),
+    ("cancelled", "lost the Dask cluster while running house_prices fold 1 (CancelledError)"),
+])
+def test_a_lost_dask_task_is_told_by_its_type(error, message):
+    from concurrent.futures import CancelledError, Future
+
+    from distributed import KilledWorker
+    from distributed.comm.core import CommClosedError
+
+    from pipelines.workers import task_result
+
+    future = Future()
+    made = {"killed": lambda: KilledWorker("task", "worker", 3), "closed": lambda: CommClosedError("connection gone"),
+            "cancelled": CancelledError}
+    future.set_exception(made[error]())
+    with pytest.raises(UserError, match=re.escape(message)):
+        task_result(future, "task", [], {}, lambda task: "house_prices fold 1", "")
+
+
+def test_an_error_named_like_a_dask_one_is_not_taken_for_it():
+    from concurrent.futures import Future
+
+    from pipelines.workers import task_result
+
+    class KilledWorker(Exception):  # a competition's own error that happens to share Dask's name
+        pass
+
+    future = Future()
+    future.set_exception(KilledWorker("mine"))
+    with pytest.raises(KilledWorker, match="mine"):
+        task_result(future, "task", [], {}, lambda task: "house_prices fold 1", "")
