@@ -96,8 +96,8 @@ def tta_views(x, level, mirror=True):
         return torch.flip(view, dims=[3]) if mirror else view
 
     views = [x]
-    if level >= 1 and mirror:
-        views.append(flip(x))
+    if level >= 1 and mirror:  # unmirrored, this view would be the image again
+        views.append(torch.flip(x, dims=[3]))
     if level >= 2:
         padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="reflect")
         height, width = x.shape[2:]

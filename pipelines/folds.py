@@ -400,7 +400,8 @@ def out_of_memory(label, view, name):
     try:
         yield
     except Exception as error:
-        if type(error).__name__ != "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch
+        torch = sys.modules.get("torch")  # a model that ran out of GPU memory has imported it
+        if torch is None or not isinstance(error, torch.cuda.OutOfMemoryError):
             raise
         keys = [key for key in ("batch_size", "eval_batch_size") if key in view]
         option = " or ".join(f"--set {key if name == 'model' else f'{name}.{key}'}=..." for key in keys)

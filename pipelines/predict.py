@@ -47,7 +47,8 @@ class PredictTask:
 
 def test_inputs(competition, config, data_dir, dataset=None, signature=None):
     """The test files of `data_dir` in the form the run trained on (loaded once per process)."""
-    dataset = dataset or load_dataset(competition, data_dir, competition.recorded_params(config["params"]), train=False, signature=signature)
+    dataset = dataset or load_dataset(competition, data_dir, competition.recorded_params(config["params"]), train=False,
+                                      signature=signature)
     dataset.X_test = match_schema(config["train_schema"], dataset.X_test, f"the test data in {data_dir}")
     return dataset
 
@@ -141,7 +142,8 @@ def test_predictions(folder, data_dir, workers=Workers(), log=print):
         raise UserError(f"{folder.path} does not name its data folder (a packaged run): give --data-dir with the "
                         "competition's test files")
     data_dir = Path(data_dir or config["data_dir"])
-    dataset = test_inputs(competition, config, data_dir, competition.load(data_dir, competition.recorded_params(config["params"]), train=False))
+    params = competition.recorded_params(config["params"])
+    dataset = test_inputs(competition, config, data_dir, competition.load(data_dir, params, train=False))
     predictions = member_test_predictions(folder, competition, dataset, data_dir, workers)
     metrics = folder.metrics
     weights = metrics.get("blend_weights")

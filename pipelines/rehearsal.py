@@ -78,8 +78,8 @@ CPU_INDEX = {"torch": "https://download.pytorch.org/whl/cpu"}  # the package ind
 def image_versions(imports, provided, bundled, folder, wheelhouse=None, log=print):
     """Install into `folder` the image's versions of the packages predicting imports that the image
     provides in another version than this environment's (their own files only: --no-deps); returns
-    (the names installed, the names stood in for by this environment's version)."""
-    installed, stood_in = [], []
+    the names installed (the others are stood in for by this environment's version, and said)."""
+    installed = []
     for name, here in sorted(imports.items()):
         name = canonical(name)
         theirs = provided.get(name)
@@ -91,7 +91,6 @@ def image_versions(imports, provided, bundled, folder, wheelhouse=None, log=prin
                                "--target", str(folder), *source, f"{name}=={theirs}"], capture_output=True, text=True,
                               check=False)
         if done.returncode:
-            stood_in.append(name)
             reason = (done.stderr.strip().splitlines() or ["no build"])[-1]
             log(f"rehearsal: no {name} {theirs} for this machine ({reason[:120]}); this environment's {here} stands in")
         else:
@@ -99,7 +98,7 @@ def image_versions(imports, provided, bundled, folder, wheelhouse=None, log=prin
     if installed:
         log(f"rehearsal: with the image's {', '.join(f'{name} {provided[name]}' for name in installed)} "
             f"(installed from {wheelhouse or 'the package index'})")
-    return installed, stood_in
+    return installed
 
 
 def rehearse(out, image, data_dir, wheelhouse=None, log=print):
@@ -114,7 +113,7 @@ def rehearse(out, image, data_dir, wheelhouse=None, log=print):
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
         versions = root / "image-versions"
-        installed, _ = image_versions(imports, provided, bundled, versions, wheelhouse, log)
+        installed = image_versions(imports, provided, bundled, versions, wheelhouse, log)
         # the image's other packages as found here, with what they require (an image holds complete trees)
         python = image_environment(root / "image", installed_closure(provided, leave_out={*bundled, *installed}),
                                    first=versions if installed else None)

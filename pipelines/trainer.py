@@ -126,10 +126,10 @@ def compiler_missing(device_type):
 
     if device_type == "cuda" and importlib.util.find_spec("triton") is None:
         return "Triton is not installed"
-    if device_type == "cuda" and torch.cuda.get_device_capability() < TRITON_CAPABILITY:
-        major, minor = torch.cuda.get_device_capability()
-        return (f"this GPU's compute capability {major}.{minor} is below the {TRITON_CAPABILITY[0]}."
-                f"{TRITON_CAPABILITY[1]} Triton needs (a P100)")
+    capability = torch.cuda.get_device_capability() if device_type == "cuda" else None
+    if capability is not None and capability < TRITON_CAPABILITY:
+        return (f"this GPU's compute capability {capability[0]}.{capability[1]} is below the "
+                f"{TRITON_CAPABILITY[0]}.{TRITON_CAPABILITY[1]} Triton needs (a P100)")
     if device_type == "cpu" and not (shutil.which("c++") or shutil.which("g++")):
         return "no C++ compiler was found"
     return None
