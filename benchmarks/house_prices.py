@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pipelines.splits import kfold
+from pipelines.engine.splits import kfold
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "house-prices-advanced-regression-techniques"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.image import image_competition
+from pipelines.recipes.image import image_competition
 from pipelines.run import resolve_settings, run
 
 REPO = Path(__file__).resolve().parents[1]

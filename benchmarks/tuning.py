@@ -40,7 +40,7 @@ def tune(data_dir, trials, *extra):
 
 def default_cv(data_dir, folds):
     import competitions
-    from pipelines.crossval import cross_validate
+    from pipelines.engine.crossval import cross_validate
 
     competition = competitions.get("house_prices")
     return cross_validate(competition, competition.load(Path(data_dir)), competition.defaults, folds=folds).mean

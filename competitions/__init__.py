@@ -2,12 +2,15 @@
 
 Competition files may also live in folders of your own, named by PIPELINES_COMPETITIONS (paths
 separated by os.pathsep): their modules join this package, so every command and every worker
-process finds them by name."""
+process finds them by name.
+
+May import: pipelines.core (this registry; the competition files themselves import anything public).
+"""
 import importlib
 import os
 import pkgutil
 
-from pipelines.errors import UserError
+from pipelines.core.errors import UserError
 
 __path__ += [folder for folder in os.environ.get("PIPELINES_COMPETITIONS", "").split(os.pathsep) if folder]
 

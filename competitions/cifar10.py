@@ -1,6 +1,6 @@
 """CIFAR-10 - Object Recognition in Images: 32x32 PNGs in 10 classes, scored by accuracy.
 
-The image recipe's cnn member: the airbench network trained from scratch (pipelines/image_members.py
+The image recipe's cnn member: the airbench network trained from scratch (pipelines/recipes/image_members.py
 holds its parameters; its defaults are the cpu preset's, on a 2-core CPU, and the recipe's gpu
 preset sets airbench94's). One stratified 80/20 holdout by default, for time.
 """

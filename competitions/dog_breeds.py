@@ -1,7 +1,7 @@
 """Dog Breed Identification: 120 breeds from JPEGs, scored by multi-class log loss.
 
 Every breed is an ImageNet class (151-275), so the frozen members' heads and the finetune member
-start from ImageNet's classifier rows of the breeds (pipelines/image_members.py). The default on a
+start from ImageNet's classifier rows of the breeds (pipelines/recipes/image_members.py). The default on a
 CPU: Lite1 and Lite2 embed every image once (cached) and a head per backbone is calibrated per
 fold, blended; the gpu preset fine-tunes Lite0's last blocks.
 """

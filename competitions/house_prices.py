@@ -61,7 +61,7 @@ def sklearn(estimator):
 
 
 def mlp(p):
-    from pipelines.models.mlp import MLPRegressor  # torch and Lightning load only when this member trains
+    from pipelines.training.models.mlp import MLPRegressor  # torch and Lightning load only when this member trains
 
     return LightningEstimator(MLPRegressor, {k: p[k] for k in ("hidden", "dropout", "lr", "weight_decay")},
                               batch_size=p["batch_size"], max_epochs=p["max_epochs"], threads=p["threads"])

@@ -12,7 +12,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from pipelines.errors import UserError
+from pipelines.core.errors import UserError
 
 ARCHIVE_SUFFIXES = (".zip", ".7z")
 

@@ -20,9 +20,9 @@ import uuid
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from pipelines.files import atomic_path
-
-from . import images as image_cache
+from features import images as image_cache
+from pipelines.core.context import current
+from pipelines.core.files import atomic_path
 
 VIEWS = ("none", "flip")
 _networks = {}  # (backbone, weights) -> (network, weights id): loaded once per process
@@ -45,8 +45,8 @@ def image_keys(images):
 
 
 def backbone(name, weights=""):
-    from pipelines.devices import torch_device
-    from pipelines.models.efficientnet import load_backbone
+    from pipelines.core.devices import torch_device
+    from pipelines.training.models.efficientnet import load_backbone
 
     if (name, weights) not in _networks:
         network, _, weights_id = load_backbone(name, weights or None)
@@ -148,7 +148,7 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
     def requirements(self):
         """Distributions transform reads that loading this step does not import: the backbone's weights
         package (none for a weights file or the tiny network) and the store's locks."""
-        from pipelines.models.efficientnet import WEIGHT_PACKAGES
+        from pipelines.training.models.efficientnet import WEIGHT_PACKAGES
 
         weights = [] if self.weights or self.backbone not in WEIGHT_PACKAGES else [WEIGHT_PACKAGES[self.backbone][2]]
         return [*weights, "filelock"]
@@ -165,7 +165,7 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
     def transform(self, X, log=print):
         network, weights_id = backbone(self.backbone, self.weights)
         device = next(network.parameters()).device.type
-        store = EmbeddingStore(image_cache.CACHE_DIR / "embeddings" /
+        store = EmbeddingStore(current().cache_dir / "embeddings" /
                                self.store_name(weights_id, network.resolution, device))
         keys = image_keys(X)
         if len(store.missing(keys)):
@@ -183,7 +183,7 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
         are left for last, and what that process stored is not embedded again."""
         from filelock import FileLock, Timeout
 
-        from pipelines.progress import Pass
+        from pipelines.core.progress import Pass
 
         chunks = {}
         for row in missing:
@@ -220,7 +220,7 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
     def embed(self, network, images):
         import torch
 
-        from pipelines.models.efficientnet import PIXEL_MEAN, PIXEL_STD
+        from pipelines.training.models.efficientnet import PIXEL_MEAN, PIXEL_STD
 
         if self.views not in VIEWS:
             raise ValueError(f"views={self.views!r}: choose one of {', '.join(VIEWS)}")

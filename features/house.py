@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import make_pipeline
 
-from .tabular import FrameStep
+from features.tabular import FrameStep
 
 QUALITY = {"Ex": 5, "Gd": 4, "TA": 3, "Fa": 2, "Po": 1}  # missing (no basement, no pool...) -> 0
 ORDINAL_SCALES = {

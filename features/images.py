@@ -10,7 +10,6 @@ fits every image to size x size: "crop" (aspect kept, shorter side to size, cent
 import hashlib
 import io
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -18,13 +17,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pipelines.errors import UserError
-from pipelines.files import atomic_path, write_text
-from pipelines.progress import Pass
+from features.archives import ARCHIVE_SUFFIXES, Archive
+from pipelines.core.context import current
+from pipelines.core.errors import UserError
+from pipelines.core.files import atomic_path, write_text
+from pipelines.core.progress import Pass
 
-from .archives import ARCHIVE_SUFFIXES, Archive
-
-CACHE_DIR = Path(os.environ.get("PIPELINES_CACHE_DIR", "cache"))
 CACHE_VERSION = 1
 RESIZE = ("crop", "pad", "stretch")
 
@@ -200,7 +198,7 @@ def cached_images(source, ids, name, size=None, cache_dir=None, log=print, resiz
     if resize != "stretch":  # the older caches were all stretched: their keys stay valid
         key_data["resize"] = resize
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:16]
-    folder = Path(cache_dir or CACHE_DIR) / name
+    folder = Path(cache_dir or current().cache_dir) / name
     array_path, manifest_path = folder / f"{source.split}-{key}.npy", folder / f"{source.split}-{key}.json"
     if manifest_path.is_file() and array_path.is_file():
         return keyed(array_path)

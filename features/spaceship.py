@@ -7,7 +7,7 @@ missing values of both. Steps skip columns they do not find.
 import numpy as np
 import pandas as pd
 
-from .tabular import FrameStep
+from features.tabular import FrameStep
 
 AMENITIES = ("RoomService", "FoodCourt", "ShoppingMall", "Spa", "VRDeck")
 

@@ -4,12 +4,12 @@ Code competitions run a notebook on the hidden test set with the internet off. T
 what `pipelines.predict` reads of the run (fold or refit models, fitted features, configuration
 and records; no out-of-fold predictions, logs or plots), this project as a wheel, and wheels of
 the packages its installation needs that Kaggle's image lacks (or holds in a version the project
-does not accept). What the image provides is declared in pipelines/kaggle_image.json (or --image
+does not accept). What the image provides is declared in pipelines/kaggle/kaggle_image.json (or --image
 FILE, e.g. `pip list --format=json` from a Kaggle notebook): nothing is guessed. The notebook
 installs the bundled wheels with `pip install --no-index` and runs `pipelines.predict` on
 /kaggle/input/<competition> into /kaggle/working/submission.csv. Both folders are built in a
 temporary folder renamed into place when complete. `--rehearse` runs the notebook here first,
-offline (pipelines/rehearsal.py), and compares its submission with the run's.
+offline (pipelines/kaggle/rehearsal.py), and compares its submission with the run's.
 """
 import argparse
 import contextlib
@@ -25,45 +25,14 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from .errors import UserError, cli_main
-from .run import add_debug_argument
-from .runfolder import REPO, RunFolder, needed_to_predict
+from pipelines.core.errors import UserError, cli_main
+from pipelines.kaggle.environment import IMAGE, canonical, read_image
+from pipelines.record.runfolder import REPO, RunFolder, needed_to_predict
+from pipelines.run import add_debug_argument
 
-IMAGE = Path(__file__).with_name("kaggle_image.json")
 PROJECT = "kaggle-pipelines"
 SOURCES = ("pyproject.toml", "README.md", "pipelines", "competitions", "features", "submissions")
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux1_x86_64")
-
-
-def canonical(name):
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def installed_distributions():
-    """{canonical name: distribution} of this environment, the first of a name on sys.path winning as
-    imports do (setuptools puts its vendored copies of importlib-metadata and zipp on the path too)."""
-    found = {}
-    for distribution in metadata.distributions():
-        found.setdefault(canonical(distribution.metadata["Name"]), distribution)
-    return found
-
-
-def read_image(path):
-    """(python version, {canonical name: version}) of a declared image: this project's file or the
-    output of `pip list --format=json`."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise UserError(f"--image {path}: cannot read it as JSON ({error}); give pip list --format=json output "
-                        "or a file like pipelines/kaggle_image.json") from None
-    try:
-        if isinstance(data, list):  # pip list --format=json (of Kaggle's Python, 3.11 unless the file says)
-            data = {"python": "3.11", "packages": {entry["name"]: entry["version"] for entry in data}}
-        return str(data.get("python", "3.11")), {canonical(name): str(version)
-                                                 for name, version in data["packages"].items()}
-    except (AttributeError, KeyError, TypeError):
-        raise UserError(f"--image {path}: no list of packages and versions in it; give pip list --format=json "
-                        "output or a file like pipelines/kaggle_image.json") from None
 
 
 def run_files(folder):
@@ -93,8 +62,8 @@ def predict_imports(run_dir, data_dir=None):
     in this (fresh) process: the command imported, every fold's fitted features and model loaded, the
     test files of `data_dir` read when that folder is here (archives need their readers), and what
     fitted steps say they read only when transforming (a backbone's weights package)."""
-    from . import predict
     import competitions
+    from pipelines import predict
 
     folder = RunFolder(run_dir)
     config = folder.config
@@ -122,10 +91,10 @@ PROBE = "import json, sys; from pipelines.package import predict_imports; print(
 def predict_requirements(folder):
     """What predicting from the run imports (predict_imports), asked of a fresh Python process."""
     data_dir = folder.config.get("data_dir") or ""
-    from .folds import image_cache_dir
+    from pipelines.core.context import current
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-           "PIPELINES_CACHE_DIR": image_cache_dir()}  # the images this command's runs decoded
+           "PIPELINES_CACHE_DIR": str(current().cache_dir)}  # the images this command's runs decoded
     done = subprocess.run([sys.executable, "-c", PROBE, str(folder.path.resolve()), data_dir], capture_output=True,
                           text=True, check=False, env=env)
     if done.returncode:
@@ -260,7 +229,7 @@ subprocess.run([sys.executable, "-m", "pipelines.predict", f"{{DATASET}}/run",
 
 def kaggle_user(user):
     """--user, else the user name of the Kaggle credentials (never their key), else a placeholder."""
-    from .kaggle_client import credential_files
+    from pipelines.kaggle.client import credential_files
 
     if user or os.environ.get("KAGGLE_USERNAME"):
         return user or os.environ["KAGGLE_USERNAME"]
@@ -276,7 +245,7 @@ def anonymous(run, files):
     """The packaged run's config and status without what names this machine (the data folder's path,
     the submission's, the host, process and any stale traceback of a resumed run), its records kept
     true: status.json lists the packaged files, config.json with its new sha256."""
-    from .files import file_record
+    from pipelines.core.files import file_record
 
     config = json.loads((run / "config.json").read_text())
     config.update(data_dir=None, submission=None)
@@ -294,8 +263,7 @@ def anonymous(run, files):
 def build(folder, out, image=IMAGE, wheelhouse=None, gpu=False, user=None, log=print):
     """Write the dataset and notebook folders of the finished run `folder` into `out`; returns it."""
     import competitions
-
-    from .runfolder import code_changes, code_version
+    from pipelines.record.runfolder import code_changes, code_version
 
     files = run_files(folder)
     config = folder.config
@@ -362,7 +330,7 @@ def build(folder, out, image=IMAGE, wheelhouse=None, gpu=False, user=None, log=p
 def push(out, api, log=print):
     """Create the dataset (or add a version to it), then push the notebook, through the kaggle
     package's public API; returns the notebook's address."""
-    from .kaggle_client import kaggle_errors, quiet_output
+    from pipelines.kaggle.client import kaggle_errors, quiet_output
 
     dataset = out / "dataset"
     ref = json.loads((dataset / "dataset-metadata.json").read_text())["id"]
@@ -391,7 +359,7 @@ def kaggle_refusal(ref):
 
 
 def wait_until_ready(api, ref, timeout=900, every=10):
-    from .kaggle_client import kaggle_errors, quiet_output
+    from pipelines.kaggle.client import kaggle_errors, quiet_output
 
     start = time.monotonic()
     while True:
@@ -418,7 +386,7 @@ def build_parser():
     parser.add_argument("--gpu", action="store_true", help="the notebook runs on a GPU (default: when the run's "
                         "preset is gpu)")
     parser.add_argument("--image", default=str(IMAGE), help="what Kaggle's image provides: pip list --format=json "
-                        "output or a file like pipelines/kaggle_image.json (the default)")
+                        "output or a file like pipelines/kaggle/kaggle_image.json (the default)")
     parser.add_argument("--wheelhouse", help="take the wheels from this folder only (no package index)")
     parser.add_argument("--user", help="your Kaggle user name in the metadata (default: from your credentials)")
     parser.add_argument("--push", action="store_true", help="upload the dataset (or a new version of it) and "
@@ -448,7 +416,7 @@ def main(argv=None):
                             "competition's test files")
     api, user = None, args.user
     if args.push:  # credentials first: nothing is built without them
-        from .kaggle_client import connect
+        from pipelines.kaggle.client import connect
 
         api = connect()
         user = user or api.config_values.get(api.CONFIG_NAME_USER)
@@ -456,7 +424,7 @@ def main(argv=None):
             raise UserError("--push: your credentials name no Kaggle user; pass --user NAME")
     build(folder, out, args.image, args.wheelhouse, args.gpu, user)
     if args.rehearse is not None:
-        from .rehearsal import difference, rehearse
+        from pipelines.kaggle.rehearsal import difference, rehearse
 
         submission, seconds = rehearse(out, args.image, data_dir, args.wheelhouse)
         recorded = folder.status.get("submission_sha256")

@@ -14,23 +14,24 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import competitions
+from pipelines.core.context import active, current
+from pipelines.core.data import match_schema
+from pipelines.core.errors import UserError, cli_main
+from pipelines.core.files import sha256
+from pipelines.core.progress import worker_name
+from pipelines.engine.folds import class_count, data_signature, fold_seed, load_dataset
+from pipelines.engine.report import write_competition_submission
+from pipelines.engine.workers import Workers, check_cluster, check_options, plan, run_all, workers_argument
+from pipelines.record.runfolder import RunFolder, code_changes, code_digest, code_version, require_code
+from pipelines.run import add_debug_argument, check_threads
 from submissions.write import check_output_path, default_path
-
-from .data import match_schema
-from .errors import UserError, cli_main
-from .files import sha256
-from .report import write_competition_submission
-from .folds import class_count, data_signature, fold_seed, image_cache_dir, load_dataset, use_cache_dir
-from .run import add_debug_argument, check_threads
-from .runfolder import RunFolder, code_changes, code_digest, code_version, require_code
-from .workers import Workers, check_cluster, check_options, plan, run_all, workers_argument
 
 
 def fold_keys(config):
     return ["full"] if config["refit"] else list(range(config["folds"]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PredictTask:
     """One saved (member, fold) model to predict the test files of `data_dir` with, by value."""
 
@@ -56,7 +57,11 @@ def test_inputs(competition, config, data_dir, dataset=None, signature=None):
 def predict_fold(task, dataset=None, inputs=None):
     """Test predictions of one saved (member, fold) model. `inputs` (fitted features file -> the test
     set it transforms to) lets members that shared a fold's features share one transform."""
-    use_cache_dir(task.cache_dir)
+    with active(current().completed(cache_dir=task.cache_dir, worker=worker_name())):
+        return predict_saved(task, dataset, inputs)
+
+
+def predict_saved(task, dataset, inputs):
     folder = RunFolder(task.run_dir)
     config = folder.config
     competition = competitions.get(config["competition"])
@@ -94,8 +99,9 @@ def member_test_predictions(folder, competition, dataset, data_dir, workers):
         raise UserError(f"{folder.fold_path(*unfinished[0])} has no finished model; the run folder is incomplete")
     signature = None if workers.inline else data_signature(data_dir)
     digest = code_digest(config["competition"])
-    tasks = [PredictTask(str(folder.path.resolve()), str(Path(data_dir).resolve()), name, key, records[name, key],
-                         workers.threads, signature, image_cache_dir(), digest)
+    tasks = [PredictTask(run_dir=str(folder.path.resolve()), data_dir=str(Path(data_dir).resolve()), member=name,
+                         key=key, record=records[name, key], threads=workers.threads, data_signature=signature,
+                         cache_dir=str(current().cache_dir), code_digest=digest)
              for name in config["members"] for key in keys]
     if workers.inline:
         inputs = {}
@@ -150,8 +156,8 @@ def test_predictions(folder, data_dir, workers=Workers(), log=print):
     if weights is None:
         return dataset, next(iter(predictions.values()))
     if metrics.get("ensemble") == "stack":  # the run's second level over its members, in the same order
-        from .blend import stacked_test
-        from .persist import load_object
+        from pipelines.core.persist import load_object
+        from pipelines.engine.ensemble import stacked_test
 
         n_classes = len(config.get("classes") or ()) if competition.metric.classification else 0
         return dataset, stacked_test(load_object(folder.path / "stacker.skops"),

@@ -10,21 +10,21 @@ import uuid
 from pathlib import Path
 
 import competitions
-from submissions.submit import require_message, submit
-from submissions.write import check_output_path, default_path
-
-from .blend import blend, equal_weights, stack
-from .crossval import cross_validate_members, registered
-from .data import schema
-from .devices import gpu_count
-from .download import locate_or_download
-from .errors import UserError, cli_main
-from .files import sha256
-from .kaggle_client import CREDENTIALS_HELP, has_credentials
-from .logs import LOGGERS, check_logger
-from .params import resolve
-from .report import column_lines, format_score, save_outputs, write_competition_submission
-from .runfolder import (
+from pipelines.core.data import schema
+from pipelines.core.devices import gpu_count
+from pipelines.core.errors import UserError, cli_main
+from pipelines.core.files import sha256
+from pipelines.core.logs import LOGGERS, check_logger
+from pipelines.engine.crossval import FoldPlan, cross_validate_members, registered
+from pipelines.engine.ensemble import blend, equal_weights, stack
+from pipelines.engine.folds import splits_of
+from pipelines.engine.params import resolve
+from pipelines.engine.report import column_lines, format_score, save_outputs, write_competition_submission
+from pipelines.engine.splits import excluded_rows, fold_of_rows
+from pipelines.engine.workers import check_cluster, check_options, plan, workers_argument
+from pipelines.kaggle.client import CREDENTIALS_HELP, has_credentials
+from pipelines.kaggle.data import locate_or_download
+from pipelines.record.runfolder import (
     RUNS_DIR,
     RunFolder,
     code_changes,
@@ -34,9 +34,8 @@ from .runfolder import (
     now,
     versions,
 )
-from .folds import splits_of
-from .splits import excluded_rows, fold_of_rows
-from .workers import check_cluster, check_options, plan, workers_argument
+from submissions.submit import require_message, submit
+from submissions.write import check_output_path, default_path
 
 
 def competition_parser(prog, description, set_help):
@@ -279,10 +278,9 @@ def cross_validate_and_blend(competition, dataset, data_dir, folder, settings, s
     metric = competition.metric.name
     members = competition.selected_members(settings["params"])
     several = len(members) > 1
-    results = cross_validate_members(competition, dataset, settings["params"], settings["folds"], settings["seed"],
-                                     members=members, folder=folder, refit=settings["refit"],
-                                     logger=settings["logger"], workers=workers, data_dir=data_dir, report=True,
-                                     time_budget=budget)
+    plan = FoldPlan(folds=settings["folds"], seed=settings["seed"], refit=settings["refit"], workers=workers,
+                    data_dir=data_dir, folder=folder, logger=settings["logger"], report=True, time_budget=budget)
+    results = cross_validate_members(competition, dataset, settings["params"], plan, members=members)
     for name, member_result in results.items():
         collapsed = [fold.index for fold in member_result.folds if fold.collapsed and fold.index >= 0]
         if collapsed:

@@ -13,11 +13,10 @@ import sys
 
 import pandas as pd
 
+from pipelines.core.errors import UserError, cli_main
+from pipelines.engine.params import format_value
+from pipelines.record.runfolder import RUNS_DIR, RunFolder
 from submissions.submit import read_ledger
-
-from .errors import UserError, cli_main
-from .params import format_value
-from .runfolder import RUNS_DIR, RunFolder
 
 COLUMNS = ["started", "competition", "preset", "members", "folds", "seed", "cv", "cv_std", "seconds", "status",
            "submission", "public_score", "code", "changed", "run_dir"]

@@ -6,10 +6,9 @@ sample submission, the competition's value checks) and submits it through the Ka
 import argparse
 
 import competitions
+from pipelines.core.errors import UserError, cli_main
+from pipelines.kaggle.data import locate_or_download
 from submissions.submit import require_message, status, submit, validate_file
-
-from .download import locate_or_download
-from .errors import UserError, cli_main
 
 
 def build_parser():

@@ -18,26 +18,14 @@ from pathlib import Path
 import optuna
 
 import competitions
-
-from .crossval import cross_validate
-from .download import locate_or_download
-from .errors import CodeError, UserError, as_code_error, cli_main, first_line
-from .files import write_json
-from .folds import load_dataset
-from .params import resolve
-from .report import column_lines
-from .pruning import FoldPruning, epoch_pruning
-from .run import (
-    add_worker_arguments,
-    check_seed,
-    check_threads,
-    competition_parser,
-    read_params_file,
-    resolve_settings,
-)
-from .runfolder import code_version, input_fingerprints, new_run_dir
-from .splits import competition_splits
-from .studies import (
+from pipelines.core.errors import CodeError, UserError, as_code_error, cli_main, first_line
+from pipelines.core.files import write_json
+from pipelines.engine.crossval import cross_validate
+from pipelines.engine.folds import load_dataset
+from pipelines.engine.params import resolve
+from pipelines.engine.report import column_lines
+from pipelines.engine.splits import competition_splits
+from pipelines.engine.studies import (
     DEFAULT_STORAGE,
     WORKER,
     absolute_url,
@@ -46,7 +34,18 @@ from .studies import (
     redact,
     unlocked,
 )
-from .workers import check_cluster, check_options, plan, run_all, workers_argument
+from pipelines.engine.workers import check_cluster, check_options, plan, run_all, workers_argument
+from pipelines.kaggle.data import locate_or_download
+from pipelines.record.runfolder import code_version, input_fingerprints, new_run_dir
+from pipelines.run import (
+    add_worker_arguments,
+    check_seed,
+    check_threads,
+    competition_parser,
+    read_params_file,
+    resolve_settings,
+)
+from pipelines.training.pruning import FoldPruning, epoch_pruning
 
 
 def build_parser():

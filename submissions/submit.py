@@ -8,13 +8,12 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipelines.data import read_csv
-from pipelines.errors import UserError
-from pipelines.files import sha256, write_json
-from pipelines.kaggle_client import connect, kaggle_errors
-from pipelines.runfolder import RUNS_DIR
-
-from .validate import validate
+from pipelines.core.data import read_csv
+from pipelines.core.errors import UserError
+from pipelines.core.files import sha256, write_json
+from pipelines.kaggle.client import connect, kaggle_errors
+from pipelines.record.runfolder import RUNS_DIR
+from submissions.validate import validate
 
 
 def validate_file(competition, path, data_dir):

@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from pipelines.errors import UserError
+from pipelines.core.errors import UserError
 
 
 def validate(frame, sample, check_values=None, source="submission", classes=None):

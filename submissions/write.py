@@ -2,10 +2,9 @@
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipelines.errors import UserError
-from pipelines.files import atomic_path
-
-from .validate import validate
+from pipelines.core.errors import UserError
+from pipelines.core.files import atomic_path
+from submissions.validate import validate
 
 SUBMISSIONS_DIR = Path("submissions")
 

@@ -2,18 +2,8 @@
 import numpy as np
 import torch
 
-from features.augment import (
-    BatchAugment,
-    cifar_train_transform,
-    cutout,
-    mirror,
-    translate,
-)
-from pipelines.datamodules import (
-    AugmentedBatches,
-    ImageDataModule,
-    TensorImageDataModule,
-)
+from pipelines.training.augment import BatchAugment, cifar_train_transform, cutout, mirror, translate
+from pipelines.training.datamodules import AugmentedBatches, ImageDataModule, TensorImageDataModule
 
 
 def images(n=6, size=8, seed=0):

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from pipelines import blend, download, predict, run, runs, submit, tune
-from pipelines.files import file_record
+from pipelines.core.files import file_record
 
 
 def files_under(root):

@@ -3,12 +3,12 @@ import pandas as pd
 import pytest
 
 import competitions
-from pipelines.blend import blend, fit_weights
-from pipelines.crossval import CVResult, cross_validate
-from pipelines.errors import UserError
-from pipelines.metrics import METRICS, rmse
+from pipelines.core.errors import UserError
+from pipelines.engine.crossval import CVResult, cross_validate
+from pipelines.engine.ensemble import blend, fit_weights
+from pipelines.engine.metrics import METRICS, rmse
+from pipelines.engine.splits import excluded_rows
 from pipelines.run import main
-from pipelines.splits import excluded_rows
 
 RMSE = METRICS["rmse"]
 HOUSE = competitions.get("house_prices")

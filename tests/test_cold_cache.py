@@ -8,15 +8,16 @@ import numpy as np
 import pytest
 
 from features import embeddings, images
-from pipelines import progress
-from pipelines.errors import UserError
+from pipelines.core import progress
+from pipelines.core.context import Context, settle
+from pipelines.core.errors import UserError
 from pipelines.run import main as run_main
 from tests.synthetic import make_pets
 
 
 def embed_in_a_process(cache_dir, pixels, queue):
     """What a worker does: embed the images it needs, reporting how many it computed itself."""
-    images.CACHE_DIR = cache_dir
+    settle(Context(cache_dir=cache_dir))
     said = []
     embeddings.BackboneEmbedding("tiny", views="none").transform(pixels, log=said.append)
     queue.put(int(re.search(r"embedded (\d+) images", said[0]).group(1)) if said else 0)
@@ -35,13 +36,12 @@ def test_two_processes_embed_each_image_once(tmp_path, monkeypatch):
         worker.join(timeout=300)
     computed = [queue.get(timeout=10) for _ in workers]
     assert sum(computed) == 160  # not 160 + 120: the second process waits for a chunk the first holds
-    monkeypatch.setattr(images, "CACHE_DIR", tmp_path)  # this process's cache stays the working folder's
     store_folder = next((tmp_path / "embeddings").iterdir())
     assert len(embeddings.EmbeddingStore(store_folder).index) == 160
 
 
 def test_embedding_alone_gives_the_same_numbers_in_any_batch(tmp_path, monkeypatch):
-    monkeypatch.setattr(images, "CACHE_DIR", tmp_path)
+    monkeypatch.setenv("PIPELINES_CACHE_DIR", str(tmp_path))
     pixels = np.random.default_rng(1).integers(0, 255, (21, 32, 32, 3), dtype=np.uint8)
     network, _ = embeddings.backbone("tiny")
     step = embeddings.BackboneEmbedding("tiny", views="none")
@@ -65,11 +65,11 @@ def test_a_long_pass_prints_a_line_at_most_every_so_often(monkeypatch):
 
 
 def test_a_full_disk_and_a_folder_that_may_not_be_written_are_one_line(tmp_path, in_tmp, monkeypatch, capsys):
-    from pipelines import files
+    from pipelines.core import files
 
     data = make_pets(tmp_path / "pets")
     monkeypatch.setattr(images.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 1000})())
-    from pipelines.image import image_competition
+    from pipelines.recipes.image import image_competition
 
     competition = image_competition(name="pets", slug="pets", id_column="id", target="label", metric="accuracy",
                                     size=32)

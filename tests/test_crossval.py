@@ -6,8 +6,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import Ridge
 
 import competitions
-from pipelines.crossval import cross_validate
-from pipelines.errors import UserError
+from pipelines.core.errors import UserError
+from pipelines.engine.crossval import cross_validate
 
 HOUSE = competitions.get("house_prices")
 FAST = {**HOUSE.defaults, "mlp.max_epochs": 3}
@@ -93,13 +93,13 @@ def test_lightning_mlp_same_seed_same_score(house_dir):
 
 def test_logged_learning_curves_show_training(house_dir, tmp_path):
     """Per-epoch metrics come from the CSVLogger each fold writes in its run folder."""
-    from pipelines.crossval import cross_validate_members
-    from pipelines.runfolder import RunFolder
+    from pipelines.engine.crossval import FoldPlan, cross_validate_members
+    from pipelines.record.runfolder import RunFolder
 
     data = HOUSE.load(house_dir)
     folder = RunFolder(tmp_path / "run")
-    results = cross_validate_members(HOUSE, data, {**HOUSE.defaults, "mlp.max_epochs": 15}, folds=2, seed=3,
-                                     members={"mlp": HOUSE.members["mlp"]}, folder=folder)
+    results = cross_validate_members(HOUSE, data, {**HOUSE.defaults, "mlp.max_epochs": 15},
+                                     FoldPlan(folds=2, seed=3, folder=folder), members={"mlp": HOUSE.members["mlp"]})
     history = results["mlp"].folds[0].history
     assert len(history) == 15 and {"train_loss", "valid_loss", "epoch_seconds"} <= set(history[0])
     assert history[-1]["valid_loss"] < history[0]["valid_loss"]
@@ -107,9 +107,9 @@ def test_logged_learning_curves_show_training(house_dir, tmp_path):
 
 def test_long_fits_print_their_epochs(capsys):
     """Where no progress bar shows, a fit prints its epochs (every 10 s by default; here every one)."""
-    from pipelines.estimator import LightningEstimator
-    from pipelines.models.mlp import MLPRegressor
-    from pipelines.trainer import EpochLog
+    from pipelines.training.estimator import LightningEstimator
+    from pipelines.training.models.mlp import MLPRegressor
+    from pipelines.training.trainer import EpochLog
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(64, 3)), rng.normal(size=64)

@@ -2,8 +2,8 @@ import pandas as pd
 import pytest
 
 import competitions
-from pipelines.data import locate
-from pipelines.errors import UserError
+from pipelines.core.data import locate
+from pipelines.core.errors import UserError
 
 HOUSE = competitions.get("house_prices")
 

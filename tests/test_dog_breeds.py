@@ -7,8 +7,9 @@ import pytest
 import torch
 
 import competitions
-from pipelines.errors import UserError
-from pipelines.models.efficientnet import (
+from pipelines.core.errors import UserError
+from pipelines.run import main
+from pipelines.training.models.efficientnet import (
     PIXEL_MEAN,
     PIXEL_STD,
     VARIANTS,
@@ -16,8 +17,7 @@ from pipelines.models.efficientnet import (
     embed,
     load_backbone,
 )
-from pipelines.models.head import assign_source_classes
-from pipelines.run import main
+from pipelines.training.models.head import assign_source_classes
 from tests.conftest import shared_data
 from tests.synthetic import DOG_BREEDS, make_dog_breeds
 
@@ -60,7 +60,7 @@ def test_head_starts_from_the_pretrained_classifier():
     source[np.arange(60), true_column[labels]] += 3
     assert assign_source_classes(source, labels, 3).tolist() == [4, 0, 2]
 
-    from pipelines.models.head import PretrainedHead
+    from pipelines.training.models.head import PretrainedHead
 
     X = np.hstack([rng.normal(size=(60, 7)), source]).astype(np.float32)
     head = PretrainedHead.build(X, labels, total_steps=10, n_source=5, n_classes=3)
@@ -143,7 +143,7 @@ def test_finetune_end_to_end(dog_dir, in_tmp, capsys):
 
 
 def test_finetune_trains_only_the_tail_and_starts_from_the_source_rows():
-    from pipelines.models.finetune import FineTunedBackbone
+    from pipelines.training.models.finetune import FineTunedBackbone
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (24, 64, 64, 3), dtype=np.uint8)
@@ -208,7 +208,7 @@ def test_loading_a_backbone_leaves_the_random_state_alone():
 def test_fine_tuning_randomness_follows_the_seed():
     """Dropout and drop connect draw from torch's random state, which the engine seeds per fold from
     --seed; building the module (and its backbone) must not reseed it."""
-    from pipelines.models.finetune import FineTunedBackbone
+    from pipelines.training.models.finetune import FineTunedBackbone
 
     images = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8))
 

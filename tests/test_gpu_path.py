@@ -5,15 +5,15 @@ import pytest
 import torch
 
 from pipelines import predict as predict_cli
-from pipelines.datamodules import rows_loader
 from pipelines.run import main as run_main
+from pipelines.training.datamodules import rows_loader
 from tests.synthetic import make_cifar, make_dog_breeds
 
 
 @pytest.fixture
 def bf16(monkeypatch):
     """Mixed precision as on a GPU with bf16 (autocast runs in bf16 on a CPU too)."""
-    monkeypatch.setattr("pipelines.trainer.mixed_precision", lambda: "bf16-mixed")
+    monkeypatch.setattr("pipelines.training.trainer.mixed_precision", lambda: "bf16-mixed")
 
 
 def test_cifar10_gpu_preset_compiles_and_runs_in_bf16_on_the_cpu(bf16, tmp_path, in_tmp, capsys):
@@ -41,7 +41,7 @@ def test_dog_breeds_gpu_preset_fine_tunes_in_bf16_on_the_cpu(bf16, tmp_path, in_
 def test_the_network_compiles_once_and_without_a_compiler_runs_eagerly(monkeypatch, capsys):
     from types import SimpleNamespace
 
-    from pipelines.models.classifier import ImageClassifier
+    from pipelines.training.models.classifier import ImageClassifier
 
     calls = []
     monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: calls.append(self))
@@ -51,7 +51,7 @@ def test_the_network_compiles_once_and_without_a_compiler_runs_eagerly(monkeypat
     module.setup("fit")
     module.setup("predict")  # a predict Trainer after fitting: no second compilation
     assert calls == [module.net]
-    monkeypatch.setattr("pipelines.trainer.compiler_missing", lambda device: "no C++ compiler was found")
+    monkeypatch.setattr("pipelines.training.trainer.compiler_missing", lambda device: "no C++ compiler was found")
     other = ImageClassifier(num_classes=3, widths=(8, 8, 8), compile=True)
     other.setup("fit")
     err = capsys.readouterr().err
@@ -74,7 +74,7 @@ def test_predict_batches_copy_only_themselves_and_pad_to_one_shape(tmp_path):
 def test_a_gpu_too_old_for_triton_runs_eagerly(monkeypatch):
     import importlib.util
 
-    from pipelines.trainer import compiler_missing
+    from pipelines.training.trainer import compiler_missing
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "triton" else real(name, *a))
@@ -87,7 +87,7 @@ def test_a_gpu_too_old_for_triton_runs_eagerly(monkeypatch):
 def test_a_model_loaded_to_predict_never_compiles(monkeypatch):
     from types import SimpleNamespace
 
-    from pipelines.models.classifier import ImageClassifier
+    from pipelines.training.models.classifier import ImageClassifier
 
     calls = []
     monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: calls.append(self))

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from pipelines.errors import UserError
-from pipelines.image import image_competition
+from pipelines.core.errors import UserError
+from pipelines.recipes.image import image_competition
 from pipelines.run import main, resolve_settings, run
 from tests.conftest import REPO
 from tests.synthetic import PETS, encoded_image, make_pets

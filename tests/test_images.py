@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 
 import competitions
-from features.archives import Archive
 import features.images
+from features.archives import Archive
 from features.embeddings import image_keys
 from features.images import ImageSource, cached_images, pixel_keys
-from pipelines.errors import UserError
+from pipelines.core.errors import UserError
 from tests.synthetic import make_cifar, png_bytes, seven_zip_with_entry, zip_with
 
 CIFAR = competitions.get("cifar10")
@@ -18,7 +18,7 @@ CIFAR = competitions.get("cifar10")
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
-    monkeypatch.setattr("features.images.CACHE_DIR", folder)
+    monkeypatch.setenv("PIPELINES_CACHE_DIR", str(folder))
     return folder
 
 

@@ -11,7 +11,8 @@ from pipelines import download as download_cli
 from pipelines import run as run_cli
 from pipelines import runs as runs_cli
 from pipelines import submit as submit_cli
-from pipelines.kaggle_client import has_credentials, redact
+from pipelines.kaggle import data as kaggle_data
+from pipelines.kaggle.client import has_credentials, redact
 from tests.kaggle_standin import KaggleStandIn
 from tests.synthetic import make_house_prices, seven_zip_with_entry, zip_with
 
@@ -66,11 +67,11 @@ def test_download_extracts_records_and_then_verifies(kaggle, tmp_path, capsys):
     target = tmp_path / "data" / SLUG
     download_cli.main(["house_prices", "--data-dir", str(target)])
     assert sorted(p.name for p in target.iterdir()) == sorted([*(p.name for p in source.iterdir()),
-                                                               download_cli.MANIFEST])
+                                                               kaggle_data.MANIFEST])
     assert (target / "train.csv").read_bytes() == (source / "train.csv").read_bytes()
-    manifest = json.loads((target / download_cli.MANIFEST).read_text())
+    manifest = json.loads((target / kaggle_data.MANIFEST).read_text())
     assert manifest["archive"]["size"] == len(data)
-    assert manifest["files"]["train.csv"]["sha256"] == download_cli.sha256(source / "train.csv")
+    assert manifest["files"]["train.csv"]["sha256"] == kaggle_data.sha256(source / "train.csv")
     assert [p.name for p in target.parent.iterdir()] == [SLUG]  # no staging or temporary folder left
     assert len(kaggle.calls("DownloadDataFiles")) == 1
     # the Basic authorization the client sent carries these credentials

@@ -1,7 +1,7 @@
 import torch
 
-from pipelines.models.airbench import AirbenchNet
-from pipelines.models.resnet import ResNet18
+from pipelines.training.models.airbench import AirbenchNet
+from pipelines.training.models.resnet import ResNet18
 
 
 def test_resnet18_is_d2ls_cifar_variant():

@@ -1,7 +1,7 @@
 import torch
 
-from pipelines.models.classifier import ImageClassifier
-from pipelines.models.muon import Muon, orthogonalize
+from pipelines.training.models.classifier import ImageClassifier
+from pipelines.training.models.muon import Muon, orthogonalize
 
 
 def losses(p):

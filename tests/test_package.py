@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.package import PROJECT, canonical, installed_distributions
+from pipelines.kaggle.environment import canonical, installed_distributions
+from pipelines.kaggle.rehearsal import rehearse
+from pipelines.package import PROJECT
 from pipelines.package import main as package_main
-from pipelines.rehearsal import rehearse
 from pipelines.run import main as run_main
 from tests.synthetic import make_cifar, make_house_prices
 
@@ -158,7 +159,7 @@ def test_the_wheel_holds_the_declared_image_list(tmp_path):
     [wheel] = tmp_path.glob("kaggle_pipelines-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
-    assert "pipelines/kaggle_image.json" in names and "competitions/house_prices.py" in names
+    assert "pipelines/kaggle/kaggle_image.json" in names and "competitions/house_prices.py" in names
     assert "competitions/cifar10.py" not in names  # only the run's competition travels
     assert not any("__pycache__" in name or name.startswith("tests/") for name in names)
 
@@ -216,8 +217,8 @@ def test_an_image_of_another_series_gets_the_runs_version_bundled():
 
 
 def test_a_competition_outside_the_project_is_refused(offline, tmp_path, in_tmp, monkeypatch, capsys):
-    from tests.test_image_recipe import BRIGHT_FILE, user_competition
     from tests.synthetic import make_pets
+    from tests.test_image_recipe import BRIGHT_FILE, user_competition
 
     user_competition(tmp_path, monkeypatch, "bright", BRIGHT_FILE)
     data = make_pets(tmp_path / "bright", n_train=30, n_test=6, regression=True)

@@ -1,7 +1,7 @@
 import pytest
 
-from pipelines.errors import UserError
-from pipelines.params import resolve
+from pipelines.core.errors import UserError
+from pipelines.engine.params import resolve
 
 DEFAULTS = {"lr": 1e-3, "max_epochs": 10, "model": "mlp", "ema": False, "models": ("mlp", "lasso")}
 

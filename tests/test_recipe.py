@@ -58,10 +58,10 @@ def test_a_second_level_beside_the_blend_and_predict_reproduces_it(own_competiti
 def test_a_second_level_learns_what_a_blend_cannot():
     """A member whose probabilities point the wrong way: non-negative blend weights can only drop it,
     a logistic regression on the log-odds turns it around; both scored by nested CV."""
-    from pipelines.blend import blend, stack
-    from pipelines.crossval import CVResult
-    from pipelines.metrics import metric
-    from pipelines.splits import stratified_kfold
+    from pipelines.engine.crossval import CVResult
+    from pipelines.engine.ensemble import blend, stack
+    from pipelines.engine.metrics import metric
+    from pipelines.engine.splits import stratified_kfold
 
     rng = np.random.default_rng(0)
     n = 600
@@ -113,8 +113,8 @@ def test_time_limit(house_dir, in_tmp, capsys):
 def test_after_stopping_a_model_can_train_on_every_row_for_the_rounds_scaled_up():
     from lightgbm import LGBMRegressor
 
-    from pipelines.estimator import SklearnEstimator
-    from pipelines.gbdt import EarlyStop
+    from pipelines.training.estimator import SklearnEstimator
+    from pipelines.training.gbdt import EarlyStop
 
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500)})
@@ -130,7 +130,7 @@ def test_after_stopping_a_model_can_train_on_every_row_for_the_rounds_scaled_up(
 
 
 def test_regressions_scored_on_raw_values_get_log_target_members_by_default():
-    from pipelines.tabular import tabular_competition
+    from pipelines.recipes.tabular import tabular_competition
 
     def members(metric, **kwargs):
         return list(tabular_competition(name="t", slug="t", id_column="id", target="y", metric=metric,

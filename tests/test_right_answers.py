@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import gbdt, workers
-from pipelines.competition import Member
-from pipelines.estimator import SklearnEstimator
-from pipelines.members import THREADS
-from pipelines.params import Param
+from pipelines.engine import workers
+from pipelines.engine.competition import Member
+from pipelines.engine.params import Param
+from pipelines.recipes.members import THREADS
+from pipelines.recipes.tabular import linear_inputs, tabular_competition
 from pipelines.run import main as run_main
-from pipelines.tabular import linear_inputs, tabular_competition
+from pipelines.training import gbdt
+from pipelines.training.estimator import SklearnEstimator
 from tests.synthetic import make_table
 
 
@@ -224,10 +225,9 @@ def test_column_roles_keep_real_categories_and_say_what_they_drop(tmp_path, own_
 def test_a_members_features_get_its_own_parameters(tmp_path):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     from features.tabular import FrameStep
-    from pipelines.folds import ReadParams
+    from pipelines.engine.folds import ReadParams
 
     class Scaled(FrameStep):
         def __init__(self, factor=1.0):
@@ -249,10 +249,10 @@ def test_a_members_features_get_its_own_parameters(tmp_path):
                for name, factor in (("a", 1.0), ("b", 1.0), ("c", 3.0))}
     competition = tabular_competition(name="own", slug="own", id_column="id", target="target", metric="accuracy",
                                       members=members)
-    from pipelines.crossval import cross_validate_members
+    from pipelines.engine.crossval import FoldPlan, cross_validate_members
 
     data = make_table(tmp_path / "own", labels=(0, 1))
-    results = cross_validate_members(competition, competition.load(data), competition.defaults, folds=2)
+    results = cross_validate_members(competition, competition.load(data), competition.defaults, FoldPlan(folds=2))
     assert set(results) == {"a", "b", "c"} and seen == [1.0, 3.0, 1.0, 3.0]  # a and b share a fit per fold
     read = ReadParams({"factor": 1.0, "seed": 0})
     read["factor"]
@@ -260,7 +260,7 @@ def test_a_members_features_get_its_own_parameters(tmp_path):
 
 
 def test_a_fold_smaller_than_a_batch_still_trains(tmp_path):
-    from pipelines.image_members import cnn
+    from pipelines.recipes.image_members import cnn
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (24, 16, 16, 3), dtype=np.uint8)
@@ -273,7 +273,7 @@ def test_a_fold_smaller_than_a_batch_still_trains(tmp_path):
 
 
 def test_outputs_take_the_users_umask(tmp_path):
-    from pipelines.files import write_text
+    from pipelines.core.files import write_text
 
     old = os.umask(0o022)
     try:
@@ -284,7 +284,7 @@ def test_outputs_take_the_users_umask(tmp_path):
 
 
 def test_a_completed_resume_forgets_the_failed_attempts_error(tmp_path):
-    from pipelines.runfolder import RunFolder
+    from pipelines.record.runfolder import RunFolder
 
     folder = RunFolder(tmp_path / "run")
     folder.path.mkdir()
@@ -297,8 +297,8 @@ def test_a_completed_resume_forgets_the_failed_attempts_error(tmp_path):
 
 
 def test_a_stale_task_writes_nothing_into_a_resumed_run(tmp_path):
-    from pipelines.errors import UserError
-    from pipelines.runfolder import RunFolder
+    from pipelines.core.errors import UserError
+    from pipelines.record.runfolder import RunFolder
 
     class Model:
         def __init__(self, text):
@@ -323,7 +323,7 @@ def test_a_stale_task_writes_nothing_into_a_resumed_run(tmp_path):
 
 
 def test_a_dead_worker_without_claims_is_reported_at_once():
-    from pipelines.errors import UserError
+    from pipelines.core.errors import UserError
 
     start = time.perf_counter()
     with pytest.raises(UserError, match="a worker process died"):
@@ -332,8 +332,8 @@ def test_a_dead_worker_without_claims_is_reported_at_once():
 
 
 def test_a_collapsed_fold_is_said_at_once_and_again_beside_the_cv(tmp_path, in_tmp, capsys):
-    from pipelines.folds import collapse
-    from pipelines.image import image_competition
+    from pipelines.engine.folds import collapse
+    from pipelines.recipes.image import image_competition
     from pipelines.run import resolve_settings, run
     from tests.synthetic import make_pets
 
@@ -357,8 +357,8 @@ def test_a_collapsed_fold_is_said_at_once_and_again_beside_the_cv(tmp_path, in_t
 def test_mirror_is_the_competitions_choice(tmp_path):
     import torch
 
-    from features.augment import tta_views
-    from pipelines.image import image_competition
+    from pipelines.recipes.image import image_competition
+    from pipelines.training.augment import tta_views
 
     text = image_competition(name="digits", slug="d", id_column="id", target="label", metric="accuracy", size=8,
                              mirror=False)
@@ -374,9 +374,9 @@ def test_mirror_is_the_competitions_choice(tmp_path):
 def test_a_dask_worker_with_other_code_refuses_the_task(monkeypatch):
     from types import SimpleNamespace
 
-    from pipelines import progress
-    from pipelines.errors import UserError
-    from pipelines.runfolder import code_digest, require_code
+    from pipelines.core import progress
+    from pipelines.core.errors import UserError
+    from pipelines.record.runfolder import code_digest, require_code
 
     monkeypatch.setattr(progress, "dask_worker", lambda: SimpleNamespace(address="tcp://10.0.0.2:4000"))
     require_code("house_prices", code_digest("house_prices"))  # the same code: the task runs
@@ -385,7 +385,7 @@ def test_a_dask_worker_with_other_code_refuses_the_task(monkeypatch):
 
 
 def test_a_model_that_ranks_a_rare_class_has_not_collapsed():
-    from pipelines.folds import collapse
+    from pipelines.engine.folds import collapse
 
     targets = (np.arange(100) < 5).astype(int)  # 5% positives
     ranked = np.column_stack([1 - np.linspace(0.05, 0.45, 100), np.linspace(0.05, 0.45, 100)])

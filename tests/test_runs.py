@@ -13,8 +13,7 @@ import pytest
 from pipelines import blend as blend_cli
 from pipelines import predict as predict_cli
 from pipelines import runs as runs_cli
-from pipelines.files import sha256
-from pipelines.files import file_record
+from pipelines.core.files import file_record, sha256
 from pipelines.run import main as run_main
 from tests.conftest import subprocess_env
 from tests.synthetic import make_cifar, make_dog_breeds
@@ -44,7 +43,7 @@ def test_run_folder_records_the_run(house_dir, in_tmp, capsys):
     assert config["params"]["mlp.max_epochs"] == 4 and config["baseline"]["mlp.max_epochs"] == 40
     assert set(config["versions"]) >= {"python", "torch", "pytorch-lightning", "scikit-learn", "optuna"}
     assert set(config["code"]) == {"commit", "dirty", "digest", "files"}
-    assert {"pipelines/folds.py", "competitions/house_prices.py", "features/house.py"} <= set(config["code"]["files"])
+    assert {"pipelines/engine/folds.py", "competitions/house_prices.py", "features/house.py"} <= set(config["code"]["files"])
     assert config["inputs"]["train.csv"] == {"size": (house_dir / "train.csv").stat().st_size,
                                             "sha256": sha256(house_dir / "train.csv")}
     assert set(config["inputs"]) == {"train.csv", "test.csv", "sample_submission.csv", "data_description.txt"}
@@ -168,9 +167,9 @@ def test_an_untrusted_type_in_a_model_file_is_refused(tmp_path):
     import skops.io
     from sklearn.preprocessing import FunctionTransformer
 
-    from pipelines import rehearsal
-    from pipelines.errors import UserError
-    from pipelines.persist import load_object, save_object
+    from pipelines.core.errors import UserError
+    from pipelines.core.persist import load_object, save_object
+    from pipelines.kaggle import rehearsal
 
     path = tmp_path / "model.skops"
     skops.io.dump({"f": print}, path)  # a builtin function: skops lists it as untrusted
@@ -178,11 +177,11 @@ def test_an_untrusted_type_in_a_model_file_is_refused(tmp_path):
         load_object(path)
     # a function of ours that runs a subprocess, in a file whose record lists it: a function is never trusted
     save_object(FunctionTransformer(func=rehearsal.rehearse), path)
-    with pytest.raises(UserError, match="would load pipelines.rehearsal.rehearse, not a class"):
+    with pytest.raises(UserError, match="would load pipelines.kaggle.rehearsal.rehearse, not a class"):
         load_object(path)
     save_object(FunctionTransformer(), path)  # what the run saved and recorded ...
     skops.io.dump(FunctionTransformer(func=rehearsal.rehearse), path)  # ... and what was put there after
-    with pytest.raises(UserError, match="holds pipelines.rehearsal.rehearse, which the run did not record saving"):
+    with pytest.raises(UserError, match="holds pipelines.kaggle.rehearsal.rehearse, which the run did not record saving"):
         load_object(path)
     save_object(FunctionTransformer(), path)
     assert isinstance(load_object(path), FunctionTransformer)

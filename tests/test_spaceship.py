@@ -53,7 +53,7 @@ def test_spaceship_end_to_end_with_true_false_submission(tmp_path, in_tmp, capsy
 
     # folds keep travel groups whole
     dataset = SPACESHIP.load(data)
-    from pipelines.splits import competition_splits
+    from pipelines.engine.splits import competition_splits
 
     groups = travel_group(dataset.train_ids)
     for train_rows, valid_rows in competition_splits(SPACESHIP, dataset, 3, seed=0):

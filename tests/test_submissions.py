@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.errors import UserError
+from pipelines.core.errors import UserError
 from submissions.validate import check_finite_positive, validate
 from submissions.write import write_submission
 

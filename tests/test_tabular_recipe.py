@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_info
 
-from pipelines.blend import fit_weights
-from pipelines.splits import competition_splits
-from pipelines.errors import UserError
-from pipelines.estimator import SklearnEstimator
-from pipelines.metrics import METRICS, metric
+from pipelines.core.errors import UserError
+from pipelines.engine.ensemble import fit_weights
+from pipelines.engine.metrics import METRICS, metric
+from pipelines.engine.splits import competition_splits
+from pipelines.recipes.tabular import tabular_competition
 from pipelines.run import main as run_main
 from pipelines.run import resolve_settings, run
-from pipelines.tabular import tabular_competition
+from pipelines.training.estimator import SklearnEstimator
 from submissions.validate import check_labels_in
 from tests.synthetic import make_table
 

@@ -11,12 +11,12 @@ import pytest
 import competitions
 from pipelines import predict as predict_cli
 from pipelines import runs as runs_cli
-from pipelines.crossval import cross_validate
-from pipelines.errors import UserError
-from pipelines.params import resolve
-from pipelines.pruning import epoch_pruning, monitor_direction
+from pipelines.core.errors import UserError
+from pipelines.engine.crossval import cross_validate
+from pipelines.engine.params import resolve
+from pipelines.recipes.tabular import tabular_competition
 from pipelines.run import main as run_main
-from pipelines.tabular import tabular_competition
+from pipelines.training.pruning import epoch_pruning, monitor_direction
 from tests.synthetic import make_table
 from tests.test_runs import fails, run_dirs
 
@@ -46,10 +46,10 @@ def test_pruning_reports_losses_in_the_direction_of_a_maximised_metric(tmp_path)
 def test_precision_per_model(monkeypatch):
     import torch
 
-    from pipelines.estimator import LightningEstimator
-    from pipelines.models.head import PretrainedHead
-    from pipelines.models.mlp import MLPRegressor
-    from pipelines.trainer import mixed_precision
+    from pipelines.training.estimator import LightningEstimator
+    from pipelines.training.models.head import PretrainedHead
+    from pipelines.training.models.mlp import MLPRegressor
+    from pipelines.training.trainer import mixed_precision
 
     assert LightningEstimator(MLPRegressor, {}).precision == "32-true"  # tabular models and heads: always
     assert LightningEstimator(PretrainedHead, {}).precision == "32-true"

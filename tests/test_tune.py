@@ -10,10 +10,10 @@ import pytest
 from optuna.trial import TrialState
 
 import competitions
-from pipelines.crossval import cross_validate
-from pipelines.pruning import FOLD_STEP, FoldPruning
+from pipelines.engine.crossval import cross_validate
 from pipelines.run import main as run_main
-from pipelines.trainer import EpochPruning
+from pipelines.training.pruning import FOLD_STEP, FoldPruning
+from pipelines.training.trainer import EpochPruning
 from pipelines.tune import main as tune_main
 from tests.conftest import subprocess_env
 

@@ -11,8 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from pipelines import devices, workers
-from pipelines.errors import UserError
+from pipelines.core import devices
+from pipelines.core.context import Context, active
+from pipelines.core.errors import UserError
+from pipelines.engine import workers
 from pipelines.predict import main as predict_main
 from pipelines.run import main as run_main
 from pipelines.tune import main as tune_main
@@ -107,8 +109,8 @@ def test_each_worker_owns_one_gpu(house_dir, in_tmp, monkeypatch, capfd):
     owned = {record["worker"]: record["device"] for record in records}
     assert sorted(owned.values()) == ["cuda:0", "cuda:1"]  # one GPU a worker, never shared
     assert devices.trainer_devices() == {"accelerator": "auto", "devices": 1}  # this process owns none
-    monkeypatch.setattr(devices, "OWNED_GPU", 1)  # a worker sees only the GPU it owns: CUDA device 0 there
-    assert devices.trainer_devices() == {"accelerator": "gpu", "devices": [0]}
+    with active(Context(gpu=1)):  # a worker sees only the GPU it owns: CUDA device 0 there
+        assert devices.trainer_devices() == {"accelerator": "gpu", "devices": [0]} and devices.describe() == "cuda:1"
 
 
 def test_worker_count_auto_and_clamped(monkeypatch):
@@ -138,16 +140,33 @@ def test_bad_worker_options(extra, message, house_dir, in_tmp, capsys):
     assert not (in_tmp / "s.csv").exists() and not (in_tmp / "runs").exists()
 
 
-def test_a_worker_that_cannot_see_the_data_folder(tmp_path, monkeypatch):
+def test_a_worker_that_cannot_see_the_data_folder(tmp_path):
     import competitions
-    from pipelines import progress
-    from pipelines.folds import FoldTask, run_fold
+    from pipelines.engine.folds import FoldTask, run_fold
 
-    monkeypatch.setattr(progress, "WORKER", "worker 3")
-    task = FoldTask("house_prices", str(tmp_path / "elsewhere"), competitions.get("house_prices").defaults, 5, 0, 0,
-                    ("lasso",))
-    with pytest.raises(UserError, match="worker 3 cannot see the data folder .*elsewhere: every worker must reach"):
-        run_fold(task)
+    task = FoldTask(competition="house_prices", data_dir=str(tmp_path / "elsewhere"), folds=5, seed=0, fold=0,
+                    params=competitions.get("house_prices").defaults, members=("lasso",))
+    with active(Context(worker="worker 3")):
+        with pytest.raises(UserError, match="worker 3 cannot see the data folder .*elsewhere: every worker must reach"):
+            run_fold(task)
+
+
+def test_a_task_runs_in_its_own_context_and_leaves_the_process_as_it_was(tmp_path):
+    """What a worker ran before never changes what it runs next: a task's cache and attempt hold
+    while it runs, and the worker's own context (its name, GPU, threads) is back after."""
+    from pipelines.core.context import current
+    from pipelines.engine.folds import FoldTask, task_context
+
+    task = FoldTask(competition="house_prices", data_dir=None, params={}, folds=5, seed=0, fold=0, members=("lasso",),
+                    cache_dir=str(tmp_path / "theirs"), attempt="a1")
+    mine = Context(threads=3, gpu=1, worker="worker 2", cache_dir=tmp_path / "mine")
+    with active(mine):
+        with active(task_context(task)) as context:
+            assert (context.cache_dir, context.attempt) == (tmp_path / "theirs", "a1")
+            assert (context.threads, context.gpu, context.worker) == (3, 1, "worker 2")
+            assert devices.describe() == "cuda:1"
+        assert current() is mine
+    assert current().worker is None and current().gpu is None
 
 
 def dask_scheduler():
@@ -185,7 +204,7 @@ def test_a_run_on_a_dask_cluster_gives_the_local_run(house_dir, in_tmp, capfd):
 @pytest.mark.parametrize("member", ["lgbm", "xgb", "catboost", "linear"])
 def test_models_give_the_same_numbers_on_one_thread_or_two(member, tmp_path):
     """Workers change the threads each model gets (cores // workers), never its numbers."""
-    from pipelines.tabular import tabular_competition
+    from pipelines.recipes.tabular import tabular_competition
     from tests.synthetic import make_table
 
     competition = tabular_competition(name="t", slug="t", id_column="id", target="target", metric="log_loss",
@@ -262,7 +281,7 @@ def test_a_lost_dask_task_is_told_by_its_type(error, message):
     from distributed import KilledWorker
     from distributed.comm.core import CommClosedError
 
-    from pipelines.workers import task_result
+    from pipelines.engine.workers import task_result
 
     future = Future()
     made = {"killed": lambda: KilledWorker("task", "worker", 3), "closed": lambda: CommClosedError("connection gone"),
@@ -275,7 +294,7 @@ def test_a_lost_dask_task_is_told_by_its_type(error, message):
 def test_an_error_named_like_a_dask_one_is_not_taken_for_it():
     from concurrent.futures import Future
 
-    from pipelines.workers import task_result
+    from pipelines.engine.workers import task_result
 
     class KilledWorker(Exception):  # a competition's own error that happens to share Dask's name
         pass

@@ -1,0 +1,173 @@
+"""Locating a competition's files and reading them with clear errors."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.core.errors import UserError
+
+
+@dataclass
+class Dataset:
+    """Model inputs and targets; X and X_test are DataFrames or arrays indexed by row.
+    A test-only load (train=False) leaves X, y and train_ids None. `inputs` lists the files
+    and folders the load read, for the run's fingerprints."""
+
+    X: object
+    y: np.ndarray
+    X_test: object
+    test_ids: np.ndarray
+    sample: pd.DataFrame
+    train_ids: np.ndarray
+    info: dict = field(default_factory=dict)
+    inputs: list = field(default_factory=list)
+
+
+def schema(X):
+    """What a model's input looks like: a frame's columns, or an array's shape per row."""
+    return {"columns": [str(c) for c in X.columns]} if isinstance(X, pd.DataFrame) else {"shape": list(X.shape[1:])}
+
+
+def match_schema(expected, X_test, where):
+    """The test inputs in the form of the training inputs a run recorded (a frame's columns
+    put in the training order); a missing or extra column is one clear error."""
+    found = schema(X_test)
+    if "columns" in expected and "columns" in found:
+        missing = [c for c in expected["columns"] if c not in found["columns"]]
+        extra = [c for c in found["columns"] if c not in expected["columns"]]
+        if missing or extra:
+            what = f"lacks column {missing[0]!r}" if missing else f"has column {extra[0]!r} that the training data lacked"
+            raise UserError(f"{where} {what}; it must have the feature columns the run was trained on")
+        return X_test[expected["columns"]]
+    if found != expected:
+        raise UserError(f"{where}: the test inputs have {found}, the run was trained on {expected}")
+    return X_test
+
+
+def take(X, rows):
+    return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
+
+
+def data_folder(data_dir, competition):
+    """--data-dir, or data/<kaggle slug> without it."""
+    return Path(data_dir) if data_dir else Path("data") / competition.slug
+
+
+def locate(data_dir, competition):
+    """The competition's data folder, checked to exist and hold its expected files."""
+    data_dir = data_folder(data_dir, competition)
+    fix = (
+        f"pass --data-dir with the folder of the Kaggle files for {competition.slug} "
+        f"or download them with: python -m pipelines.download {competition.name} (needs Kaggle API credentials)"
+    )
+    if not data_dir.is_dir():
+        raise UserError(f"data folder {data_dir} not found: {fix}")
+    missing = [name for name in competition.files if not (data_dir / name).exists()]
+    if missing:
+        raise UserError(f"{data_dir} has no {', '.join(missing)}: {fix}")
+    return data_dir
+
+
+def read_csv(path, required_columns=(), text=()):
+    """The CSV at `path` with its `required_columns` checked; `text` columns are read as strings
+    (ids such as 00042 keep their leading zeros)."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={column: str for column in text} or None)
+    except FileNotFoundError:
+        raise UserError(f"{path} not found; put the competition's files from Kaggle in {path.parent}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read {path} as CSV ({error}); replace it with the file from Kaggle") from None
+    missing = [c for c in required_columns if c not in frame.columns]
+    if missing:
+        raise UserError(
+            f"{path} has no column {missing[0]!r} (columns: {', '.join(map(str, frame.columns[:8]))}...); "
+            "check that --data-dir points at this competition's files"
+        )
+    return frame
+
+
+def require_unique(frame, column, path):
+    duplicated = frame[column][frame[column].duplicated()]
+    if len(duplicated):
+        raise UserError(f"{path}: column {column!r} repeats the id {duplicated.iloc[0]}; ids must be unique")
+
+
+def load_tabular(data_dir, id_column, target_column, metric, train="train.csv", test="test.csv",
+                 sample="sample_submission.csv", read_train=True, keep_id=False):
+    """Kaggle's tabular layout: train has id, features and target; test the same without target.
+    Ids, and the class labels of a classification target, are read as text, as the files hold
+    them. Targets come out in the metric's model space: class indices (info["classes"] keeps the
+    class labels in class_order) or numbers on the metric's link scale. With read_train=False only the test file
+    and the sample submission are read. keep_id leaves the id column among the features (for
+    features derived from it, such as a group)."""
+    data_dir = Path(data_dir)
+    test_frame = read_csv(data_dir / test, [id_column], text=[id_column])  # 00042 stays 00042
+    sample_frame = read_csv(data_dir / sample, [id_column], text=[id_column])
+    if target_column in test_frame.columns:
+        raise UserError(f"{data_dir / test} has the target column {target_column!r}; it belongs in {train} only")
+    require_unique(test_frame, id_column, data_dir / test)
+    require_unique(sample_frame, id_column, data_dir / sample)
+    if set(sample_frame[id_column]) != set(test_frame[id_column]):
+        raise UserError(f"{data_dir / sample} and {data_dir / test} list different ids; use the files from one download")
+    dropped = [] if keep_id else [id_column]
+    dataset = Dataset(X=None, y=None, X_test=test_frame.drop(columns=dropped),
+                      test_ids=test_frame[id_column].to_numpy(), sample=sample_frame, train_ids=None,
+                      inputs=[data_dir / test, data_dir / sample])
+    if not read_train:
+        return dataset
+    labels = [target_column] if metric.classification else []  # a class 01 stays 01 in the submission
+    train_frame = read_csv(data_dir / train, [id_column, target_column], text=[id_column, *labels])
+    features = [c for c in train_frame.columns if c not in (*dropped, target_column)]
+    missing = [c for c in features if c not in test_frame.columns]
+    extra = [c for c in test_frame.columns if c not in dropped and c not in features]
+    if missing or extra:
+        what = f"lacks column {missing[0]!r}" if missing else f"has column {extra[0]!r} that {train} lacks"
+        raise UserError(f"{data_dir / test} {what}; train and test must have the same feature columns")
+    require_unique(train_frame, id_column, data_dir / train)
+    dataset.y, classes = model_space_target(train_frame[target_column], metric, f"{data_dir / train}")
+    if classes is not None:
+        dataset.info["classes"] = classes
+    dataset.X, dataset.X_test = train_frame[features], test_frame[features]
+    dataset.train_ids = train_frame[id_column].to_numpy()
+    dataset.inputs.insert(0, data_dir / train)
+    return dataset
+
+
+def class_order(labels):
+    """The distinct labels in class order: by value when every label is a number (1, 2, 10; ordinal
+    metrics such as QWK count on it), else as text."""
+    distinct = sorted({str(label) for label in labels})
+    try:
+        return sorted(distinct, key=lambda label: (float(label), label))
+    except ValueError:
+        return distinct
+
+
+def model_space_target(values, metric, where):
+    """(targets in model space, class labels or None): class indices into class_order(labels) for
+    classification metrics (labels as text), else numbers through the metric's link (log1p for
+    RMSLE)."""
+    missing = values.isna().to_numpy()
+    if missing.any():
+        raise UserError(f"{where}: target {values.name!r} is missing in row {int(np.flatnonzero(missing)[0]) + 2}")
+    if metric.classification:
+        labels = values.astype(str)
+        classes = class_order(labels)
+        if len(classes) < 2:
+            raise UserError(f"{where}: target {values.name!r} has one class only; a classifier needs two or more")
+        return labels.map({label: k for k, label in enumerate(classes)}).to_numpy(dtype=np.int64), classes
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any():
+        row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
+        raise UserError(f"{where}: target {values.name!r} is not a number in row {row + 2} ({values.iloc[row]!r}); "
+                        f"{metric.name} needs numbers (a classification metric such as accuracy takes classes)")
+    numbers = numbers.to_numpy(dtype=float)
+    if metric.floor is not None and (numbers < metric.floor).any():
+        what = f"target_transform={metric.target_transform}" if metric.target_transform else metric.name
+        raise UserError(f"{where}: target {values.name!r} has negative values; {what} needs values >= 0")
+    if metric.to_model is np.log and (numbers <= 0).any():
+        raise UserError(f"{where}: target {values.name!r} has values <= 0; target_transform=log needs positive "
+                        "values (log1p takes zeros)")
+    return metric.target_to_model(numbers), None

@@ -1,0 +1,226 @@
+"""Members for tabular competitions: LightGBM, XGBoost, CatBoost, a linear model and the Lightning MLP.
+
+Each is a function (inputs, classification) -> Member, where `inputs` maps "trees" and "linear"
+to the competition's features recipes: GBDTs get native categories and missing values
+("trees"), the linear model and the MLP imputed, scaled and one-hot inputs ("linear"). Every
+member declares its parameters with valid and searched ranges here, takes `seed` as its
+random_state and runs with `threads` threads (0, the default: as the run shares the machine's
+cores, pipelines.workers.plan; see SklearnEstimator). Model libraries are imported when a model is
+built, so declaring a competition imports none of them.
+"""
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+
+from pipelines.engine.competition import Member
+from pipelines.engine.params import Param
+from pipelines.training.estimator import LightningEstimator, SklearnEstimator
+
+THREADS = Param(0, low=0, high=256)  # 0: the run chooses (pipelines.workers.plan)
+FRACTION = {"low": 0.05, "high": 1.0}
+
+
+def boosting(rounds, learning_rate, search_rate, patience=100, refit=True):
+    """A GBDT's rounds and rate. With patience > 0, `rounds` is a cap: the rounds are chosen by early
+    stopping on `stop_fraction` of the fold's training rows, and (stop_refit) the model then trains
+    on every training row for those rounds / (1 - stop_fraction). With patience 0 it trains exactly
+    `rounds` rounds (as a run's --refit does: the folds' chosen rounds, scaled to all rows)."""
+    return {
+        "rounds": Param(rounds, low=1, search=None if patience else (200, 3000), log=True),
+        "learning_rate": Param(learning_rate, low=1e-4, high=1.0, search=search_rate, log=True),
+        "patience": Param(patience, low=0, search=None),
+        "stop_fraction": Param(0.15, low=0.02, high=0.5),
+        "stop_refit": Param(refit),
+    }
+
+
+def early_stop(p):
+    from pipelines.training.gbdt import EarlyStop
+
+    return EarlyStop(p["stop_fraction"], p["patience"], p["seed"], p["stop_refit"]) if p["patience"] else None
+
+
+def lightgbm(inputs, classification, log_target=False):
+    def model(p):
+        from lightgbm import LGBMClassifier, LGBMRegressor
+
+        kind = LGBMClassifier if classification else LGBMRegressor
+        return SklearnEstimator(kind(
+            n_estimators=p["rounds"], learning_rate=p["learning_rate"], num_leaves=p["num_leaves"],
+            min_child_samples=p["min_child_samples"], subsample=p["subsample"], subsample_freq=1,
+            colsample_bytree=p["colsample_bytree"], reg_lambda=p["reg_lambda"], cat_smooth=p["cat_smooth"],
+            random_state=p["seed"], n_jobs=p["threads"], verbose=-1,
+            deterministic=True, force_col_wise=True),  # the same trees for any number of threads
+            p["n_classes"], p["threads"], early_stop=early_stop(p), log_target=log_target)
+
+    return Member(inputs["trees"], model, {
+        **boosting(5000, 0.05, (0.01, 0.2)),
+        "num_leaves": Param(16, low=2, search=(4, 128), log=True),
+        "min_child_samples": Param(20, low=1, search=(5, 100), log=True),
+        "subsample": Param(0.8, **FRACTION, search=(0.5, 1.0)),
+        "colsample_bytree": Param(0.7, **FRACTION, search=(0.3, 1.0)),
+        "reg_lambda": Param(1.0, low=0.0, search=(1e-3, 30.0), log=True),
+        "cat_smooth": Param(10.0, low=0.0, search=(1.0, 100.0), log=True),
+        "threads": THREADS,
+    })
+
+
+def xgboost(inputs, classification):
+    def model(p):
+        from xgboost import XGBClassifier, XGBRegressor
+
+        kind = XGBClassifier if classification else XGBRegressor
+        return SklearnEstimator(kind(
+            n_estimators=p["rounds"], learning_rate=p["learning_rate"], max_depth=p["max_depth"],
+            min_child_weight=p["min_child_weight"], subsample=p["subsample"], colsample_bytree=p["colsample_bytree"],
+            reg_lambda=p["reg_lambda"], tree_method="hist", enable_categorical=True, random_state=p["seed"],
+            n_jobs=p["threads"]), p["n_classes"], p["threads"], early_stop=early_stop(p))
+
+    return Member(inputs["trees"], model, {
+        **boosting(5000, 0.05, (0.01, 0.2)),
+        "max_depth": Param(5, low=1, high=16, search=(2, 10)),
+        "min_child_weight": Param(1.0, low=0.0, search=(0.5, 30.0), log=True),
+        "subsample": Param(0.8, **FRACTION, search=(0.5, 1.0)),
+        "colsample_bytree": Param(0.7, **FRACTION, search=(0.3, 1.0)),
+        "reg_lambda": Param(1.0, low=0.0, search=(1e-3, 30.0), log=True),
+        "threads": THREADS,
+    })
+
+
+class CatBoostOnFrames(BaseEstimator):
+    """CatBoost told which columns are categorical (the pandas categoricals) and given them as
+    text, since it takes no missing category. Saved as CatBoost's own file (pipelines/training/gbdt.py)."""
+
+    native_library = "catboost"
+
+    def __init__(self, catboost):
+        self.catboost = catboost
+
+    def model_from(self, path):
+        """A fitted copy whose CatBoost model is read from `path`."""
+        fitted = clone(self)
+        fitted.model_ = clone(self.catboost).load_model(str(path))
+        fitted.classes_ = getattr(fitted.model_, "classes_", None)
+        return fitted
+
+    @staticmethod
+    def _inputs(X):
+        categorical = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+        X = X.copy()
+        for column in categorical:
+            X[column] = X[column].astype(str).where(X[column].notna(), "<missing>")
+        return X, categorical
+
+    def fit(self, X, y, eval_set=None, early_stopping_rounds=None, callbacks=None):
+        X, categorical = self._inputs(X)
+        stop = None if eval_set is None else (self._inputs(eval_set[0])[0], eval_set[1])
+        self.model_ = clone(self.catboost).fit(X, y, cat_features=categorical, eval_set=stop,
+                                               early_stopping_rounds=early_stopping_rounds, callbacks=callbacks)
+        self.classes_ = getattr(self.model_, "classes_", None)
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(self._inputs(X)[0])
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(self._inputs(X)[0])
+
+
+def catboost(inputs, classification, log_target=False):
+    def model(p):
+        from catboost import CatBoostClassifier, CatBoostRegressor
+
+        kind = CatBoostClassifier if classification else CatBoostRegressor
+        return SklearnEstimator(CatBoostOnFrames(kind(
+            iterations=p["rounds"], learning_rate=p["learning_rate"], depth=p["depth"],
+            l2_leaf_reg=p["l2_leaf_reg"], random_strength=p["random_strength"], random_seed=p["seed"],
+            thread_count=p["threads"], verbose=0, allow_writing_files=False)), p["n_classes"], p["threads"],
+            early_stop=early_stop(p), log_target=log_target)
+
+    return Member(inputs["trees"], model, {
+        # Fixed rounds: on three tables 800 at 0.04 scored as well as early stopping, in less time
+        # (benchmarks/RESULTS.md, "Default tabular recipe"); catboost.patience=100 stops early.
+        **boosting(800, 0.04, (0.01, 0.2), patience=0),
+        "depth": Param(6, low=1, high=16, search=(4, 9)),
+        "l2_leaf_reg": Param(3.0, low=0.0, search=(1.0, 30.0), log=True),
+        "random_strength": Param(1.0, low=0.0, search=(0.1, 10.0), log=True),
+        "threads": THREADS,
+    })
+
+
+def linear(inputs, classification):
+    """Logistic regression for classes, ridge regression for numbers."""
+    def model(p):
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        if classification:
+            return SklearnEstimator(LogisticRegression(C=p["C"], max_iter=5000, random_state=p["seed"]),
+                                    p["n_classes"], p["threads"])
+        return SklearnEstimator(Ridge(alpha=1.0 / p["C"], random_state=p["seed"]), 0, p["threads"])
+
+    return Member(inputs["linear"], model, {
+        "C": Param(1.0, low=1e-8, search=(1e-3, 100.0), log=True),  # inverse regularisation (ridge: alpha = 1/C)
+        "threads": THREADS,
+    })
+
+
+def mlp(inputs, classification):
+    """The Lightning MLP (pipelines/training/models/mlp.py) on imputed, scaled, one-hot inputs."""
+    def model(p):
+        from pipelines.training.models.mlp import MLPClassifier, MLPRegressor
+
+        module_params = {k: p[k] for k in ("hidden", "dropout", "lr", "weight_decay")}
+        if classification:
+            module_params.update(n_classes=p["n_classes"], label_smoothing=p["label_smoothing"])
+        return LightningEstimator(MLPClassifier if classification else MLPRegressor, module_params,
+                                  batch_size=p["batch_size"], max_epochs=p["max_epochs"], threads=p["threads"])
+
+    return Member(inputs["linear"], model, {
+        "hidden": Param(128, low=1, search=(32, 512), log=True),
+        "dropout": Param(0.3, low=0.0, high=0.95, search=(0.0, 0.6)),
+        "lr": Param(3e-3, low=1e-6, high=10.0, search=(5e-4, 3e-2), log=True),
+        "weight_decay": Param(1e-2, low=0.0, search=(1e-4, 1.0), log=True),
+        "label_smoothing": Param(0.0, low=0.0, high=0.5),
+        "batch_size": Param(256, low=1, search=(64, 1024), log=True),
+        "max_epochs": Param(30, low=1, search=(10, 80)),
+        "threads": THREADS,
+    })
+
+
+def extra_trees(inputs, classification):
+    """Extremely randomised trees on imputed, scaled, one-hot inputs: unlike boosting, and so useful beside it."""
+    def model(p):
+        from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
+
+        kind = ExtraTreesClassifier if classification else ExtraTreesRegressor
+        return SklearnEstimator(kind(n_estimators=p["trees"], min_samples_leaf=p["min_samples_leaf"],
+                                     max_features=p["max_features"], n_jobs=p["threads"], random_state=p["seed"]),
+                                p["n_classes"], p["threads"])
+
+    return Member(inputs["linear"], model, {
+        "trees": Param(300, low=1, search=(100, 1000), log=True),
+        "min_samples_leaf": Param(2, low=1, search=(1, 30), log=True),
+        "max_features": Param(0.5, low=0.01, high=1.0, search=(0.1, 1.0)),
+        "threads": THREADS,
+    })
+
+
+def knn(inputs, classification):
+    """k nearest neighbours on the scaled inputs (weighted by distance): a model of another kind."""
+    def model(p):
+        from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+        kind = KNeighborsClassifier if classification else KNeighborsRegressor
+        return SklearnEstimator(kind(n_neighbors=p["k"], weights="distance", n_jobs=p["threads"]),
+                                p["n_classes"], p["threads"])
+
+    return Member(inputs["linear"], model, {"k": Param(20, low=1, search=(3, 100), log=True), "threads": THREADS})
+
+
+def logged(member):
+    """The member for a regression target it learns as log1p(target) (when no target is negative),
+    predicting back through expm1: for skewed positive targets (prices, counts) scored on raw values."""
+    return lambda inputs, classification: member(inputs, classification, log_target=True)
+
+
+LIBRARY = {"lgbm": lightgbm, "xgb": xgboost, "catboost": catboost, "linear": linear, "mlp": mlp,
+           "extra_trees": extra_trees, "knn": knn, "lgbm_log": logged(lightgbm), "catboost_log": logged(catboost)}

@@ -1,0 +1,194 @@
+"""The default recipe for a tabular competition: a table with a label column and a metric.
+
+    COMPETITION = tabular_competition(name="...", slug="...", id_column="id", target="label",
+                                      metric="accuracy")
+
+gives the loader (targets encoded or moved into the metric's model space), two features recipes
+fitted per fold (engineered `features` steps first, then native categories for the GBDTs, or
+imputation, scaling and one-hot for the linear model and the MLP), the members (LightGBM,
+CatBoost, XGBoost, a linear model by default; any of pipelines/recipes/members.py or your own), a
+stratified and/or grouped splitter, and the submission in the sample submission's form.
+"""
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+
+from features.tabular import DropIdentifiers, NativeCategories, column_roles, tabular_preprocessor
+from pipelines.core.data import class_order, load_tabular, read_csv
+from pipelines.core.errors import UserError
+from pipelines.engine.competition import Competition, Member
+from pipelines.engine.metrics import metric as metric_named
+from pipelines.engine.metrics import with_target_transform
+from pipelines.engine.params import Param, as_declared
+from pipelines.engine.splits import default_splitter
+from pipelines.recipes.members import LIBRARY
+from submissions.validate import check_finite, check_labels, check_probabilities
+
+DEFAULT_MEMBERS = ("lgbm", "catboost", "xgb", "linear")
+# A regression scored on raw values also gets GBDTs that learn log1p(target) (when no target is
+# negative): the blend or stack gives them weight where that scores better in CV (skewed prices).
+LOG_TARGET_MEMBERS = ("lgbm_log", "catboost_log")
+FORMS = ("label", "probability", "probabilities")  # decoded labels, the positive class's probability, one column a class
+
+
+def default_members(metric):
+    raw_regression = not metric.classification and metric.to_model is None
+    return DEFAULT_MEMBERS + (LOG_TARGET_MEMBERS if raw_regression else ())
+
+
+def tree_inputs(steps):
+    """Engineered steps, then identifiers and free text dropped (data.info["columns"]) and text columns
+    as pandas categories."""
+    def features(data, params):
+        return make_pipeline(*[clone(step) for step in steps], DropIdentifiers(data.info.get("columns")),
+                             NativeCategories())
+
+    return features
+
+
+def linear_inputs(steps, categorical=()):
+    """Engineered steps, then identifiers and free text dropped, numbers imputed, log1p'd where skewed and
+    standardised, categories one-hot encoded (`categorical` names numeric columns that are codes)."""
+    def features(data, params):
+        return make_pipeline(*[clone(step) for step in steps], DropIdentifiers(data.info.get("columns")),
+                             tabular_preprocessor(categorical=categorical, skew_threshold=params["skew_threshold"]))
+
+    return features
+
+
+def with_defaults(members, values):
+    """Members whose parameters named "member.name" in `values` default to those values (ranges kept)."""
+    members = dict(members)
+    for key, value in values.items():
+        name, _, short = key.partition(".")
+        if name not in members or short not in members[name].params:
+            raise ValueError(f"params: {key!r} names no parameter of the members ({', '.join(members)})")
+        declared = as_declared(members[name].params)
+        members[name] = replace(members[name], params={**declared, short: replace(declared[short], default=value)})
+    return members
+
+
+def declared_members(members, build, library, params=None):
+    """name -> Member from `members` (names, built by `build(name)`, or a dict of name -> such a name or
+    a Member), with the new defaults that `params` gives as "member.name" (ranges kept)."""
+    chosen = members if isinstance(members, dict) else {name: name for name in members}
+    built = {name: build(spec) if isinstance(spec, str) else spec for name, spec in chosen.items()}
+    if not all(isinstance(member, Member) for member in built.values()):
+        raise ValueError(f"members: give names from {library} or Member objects")
+    return with_defaults(built, {key: value for key, value in (params or {}).items() if "." in key})
+
+
+def tabular_submission(id_column, target, metric, form, positive):
+    def submission(ids, predictions, classes):
+        frame = pd.DataFrame({id_column: ids})
+        if not metric.classification:
+            frame[target] = metric.model_to_target(np.asarray(predictions, dtype=np.float64))
+        elif form == "label":
+            frame[target] = pd.Series([classes[k] for k in np.argmax(predictions, axis=1)], dtype=object)
+        elif form == "probability":
+            frame[target] = np.asarray(predictions)[:, positive_index(classes, positive)]
+        else:  # rows summing to 1 exactly where rounding left them off by a little (a blend's); others fail the check
+            probabilities = np.array(predictions, dtype=np.float64)
+            sums = probabilities.sum(axis=1, keepdims=True)
+            probabilities = np.where(np.abs(sums - 1) < 1e-6, probabilities / sums, probabilities)
+            columns = pd.DataFrame(probabilities, columns=[str(name) for name in classes])
+            frame = pd.concat([frame, columns], axis=1)
+        return frame
+
+    return submission
+
+
+def positive_index(classes, positive):
+    """The column of the positive class (compared as text, as the file holds labels: positive=1 is
+    the class 1); the last class without one."""
+    return -1 if positive is None else [str(name) for name in classes].index(str(positive))
+
+
+def check_classes(classes, form, positive, sample, target, where):
+    """The submission form fits the classes, checked when the data loads rather than after training."""
+    if form == "probability" and positive is not None and str(positive) not in map(str, classes):
+        raise UserError(f"positive={positive!r} is not a class of {target!r} in {where}; choose one of "
+                        f"{', '.join(map(str, classes))}")
+    if form == "probability" and len(classes) != 2:
+        raise UserError(f"submission='probability' is for two classes; {target!r} in {where} has {len(classes)}: "
+                        "use submission='probabilities' (a column per class) or 'label'")
+    if form == "probabilities":
+        columns, names = [str(c) for c in sample.columns[1:]], [str(c) for c in classes]
+        if sorted(columns) != sorted(names):
+            missing = [name for name in names if name not in columns]
+            extra = [column for column in columns if column not in names]
+            what = (f"has no column for class {missing[0]!r}" if missing
+                    else f"has column {extra[0]!r}, which is not a class of {target!r}")
+            raise UserError(f"the sample submission {what}; submission='probabilities' writes one column per class "
+                            f"({', '.join(names[:6])}{'...' if len(names) > 6 else ''})")
+
+
+def tabular_check(metric, form):
+    def check(frame, source, classes=None):
+        if not metric.classification:
+            check_finite(frame, source, minimum=metric.floor)
+        elif form == "label":
+            check_labels(frame, source, classes)
+        else:
+            check_probabilities(frame, source, sums_to_one=form == "probabilities")
+
+    return check
+
+
+def tabular_competition(name, slug, id_column, target, metric, submission="label", features=(), groups=None,
+                        members=None, params=None, presets=None, positive=None, keep_id=False,
+                        categorical=(), exclude_from_training=None, sample_submission="sample_submission.csv",
+                        target_transform=None, description=""):
+    """A Competition for Kaggle's tabular layout (train.csv, test.csv, sample_submission.csv).
+
+    metric: a name from pipelines/engine/metrics.py; submission: "label", "probability" (binary: the
+    `positive` class's, default the last class) or "probabilities" (a column per class);
+    features: transformer steps fitted per fold ahead of the generic preprocessing (keep_id=True
+    gives them the id column); groups(dataset) -> a group per training row; members: names from
+    pipelines/recipes/members.py (LIBRARY), or a dict of name -> such a name or a Member of your own
+    (default: default_members(metric));
+    params: shared parameters (name -> Param), and new defaults for members' ("lgbm.num_leaves": 24);
+    sample_submission: the sample file's name; target_transform: "log1p" or "log" for regression
+    scored on raw values (members learn the transformed target, predictions come back through its
+    inverse)."""
+    metric = with_target_transform(metric_named(metric) if isinstance(metric, str) else metric, target_transform)
+    if submission not in FORMS:
+        raise ValueError(f"submission={submission!r}: choose one of {', '.join(FORMS)}")
+    inputs = {"trees": tree_inputs(tuple(features)), "linear": linear_inputs(tuple(features), categorical)}
+    members = default_members(metric) if members is None else members
+    built = declared_members(members, lambda spec: LIBRARY[spec](inputs, metric.classification),
+                             "pipelines/recipes/members.py", params)
+    shared = {key: value for key, value in (params or {}).items() if "." not in key}
+
+    def load(data_dir, params=None, train=True):
+        data = load_tabular(data_dir, id_column, target, metric, sample=sample_submission, read_train=train,
+                            keep_id=keep_id)
+        if train and metric.classification:
+            check_classes(data.info["classes"], submission, positive, data.sample, target, data_dir / "train.csv")
+        if train:
+            roles = data.info["columns"] = column_roles(data.X, data.X_test)
+            if not (roles["number"] or roles["category"] or features):
+                dropped = "; ".join(f"{column}: {why}" for column, why in list(roles["dropped"].items())[:3])
+                raise UserError(f"{data_dir / 'train.csv'}: every feature column is dropped ({dropped}), so there "
+                                "is nothing to train on; declare features= steps that turn them into numbers")
+        return data
+
+    def classes(data_dir):
+        return class_order(read_csv(data_dir / "train.csv", [target], text=[target])[target].dropna())
+
+    return Competition(
+        name=name, slug=slug, metric=metric, load=load, members=built,
+        params={"skew_threshold": Param(0.75, low=0.0),
+                "stack": True,  # a second level beside the blend (competitions that do not declare it only blend)
+                **shared},
+        splitter=default_splitter(metric.classification, groups is not None), groups=groups,
+        submission=tabular_submission(id_column, target, metric, submission, positive),
+        check_submission=tabular_check(metric, submission), classes=classes if metric.classification else None,
+        exclude_from_training=exclude_from_training, presets=presets or {}, description=description,
+        files=("train.csv", "test.csv", sample_submission), sample_submission=sample_submission,
+        monitor="valid_loss",
+    )
+
