@@ -26,9 +26,9 @@ from importlib import metadata
 from pathlib import Path
 
 from pipelines.core.errors import UserError, cli_main
+from pipelines.engine.options import add_debug_argument
 from pipelines.kaggle.environment import IMAGE, canonical, read_image
 from pipelines.record.runfolder import REPO, RunFolder, needed_to_predict
-from pipelines.run import add_debug_argument
 
 PROJECT = "kaggle-pipelines"
 SOURCES = ("pyproject.toml", "README.md", "pipelines", "competitions", "features", "submissions")
@@ -63,17 +63,17 @@ def predict_imports(run_dir, data_dir=None):
     test files of `data_dir` read when that folder is here (archives need their readers), and what
     fitted steps say they read only when transforming (a backbone's weights package)."""
     import competitions
-    from pipelines import predict
+    from pipelines.engine import prediction
 
     folder = RunFolder(run_dir)
     config = folder.config
     competition = competitions.get(config["competition"])
     declared = set()
     for member in config["members"]:
-        for key in predict.fold_keys(config):
+        for key in prediction.fold_keys(config):
             record = folder.finished_fold(member, key, to_predict=True)
             features = folder.load_features(record)
-            predict.saved_model(folder, competition, member, key)
+            prediction.saved_model(folder, competition, member, key)
             steps = [step for _, step in getattr(features, "steps", [])] or [features]
             declared.update(name for step in steps for name in getattr(step, "requirements", list)())
     if data_dir and Path(data_dir).is_dir():

@@ -22,6 +22,14 @@ from pipelines.core.errors import CodeError, UserError, as_code_error, cli_main,
 from pipelines.core.files import write_json
 from pipelines.engine.crossval import cross_validate
 from pipelines.engine.folds import load_dataset
+from pipelines.engine.options import (
+    add_worker_arguments,
+    check_seed,
+    check_threads,
+    competition_parser,
+    read_params_file,
+    resolve_settings,
+)
 from pipelines.engine.params import resolve
 from pipelines.engine.report import column_lines
 from pipelines.engine.splits import competition_splits
@@ -37,14 +45,6 @@ from pipelines.engine.studies import (
 from pipelines.engine.workers import check_cluster, check_options, plan, run_all, workers_argument
 from pipelines.kaggle.data import locate_or_download
 from pipelines.record.runfolder import code_version, input_fingerprints, new_run_dir
-from pipelines.run import (
-    add_worker_arguments,
-    check_seed,
-    check_threads,
-    competition_parser,
-    read_params_file,
-    resolve_settings,
-)
 from pipelines.training.pruning import FoldPruning, epoch_pruning
 
 

@@ -136,3 +136,27 @@ def test_a_saved_model_of_an_earlier_layout_still_names_a_class():
     for old, new in [("pipelines.members.CatBoostOnFrames", "pipelines.recipes.members.CatBoostOnFrames"),
                      ("features.tabular.ColumnKind", "features.tabular.ColumnKind")]:
         assert refusal(old) is None and resolved(old) is resolved(new)
+
+
+COMMANDS = ("run", "predict", "tune", "blend", "runs", "package", "download", "submit")
+
+
+def test_commands_are_entry_points_that_import_no_other_command():
+    for command in COMMANDS:
+        name = f"pipelines.{command}"
+        path = sources()[name]
+        assert "def main(" in path.read_text(), name
+        others = {f"pipelines.{other}" for other in COMMANDS} - {name}
+        assert not imports(path, name) & others, name
+
+
+def test_an_error_in_the_projects_own_feature_steps_is_not_called_the_competitions():
+    """features/ is the project's code: a bug there keeps its traceback instead of being reported as
+    an error in the competition's file."""
+    from features.tabular import Log1pSkewed
+    from pipelines.core.errors import as_code_error
+
+    with pytest.raises(Exception) as raised:
+        Log1pSkewed().transform(None)  # never fitted
+    assert "features/tabular.py" in "".join(str(entry.path) for entry in raised.traceback)
+    assert as_code_error(raised.value) is None

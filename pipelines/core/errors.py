@@ -42,10 +42,11 @@ class CodeError(Exception):
 
 
 def user_code_folders():
-    """Where a competition's own code lives: competitions/, features/ and PIPELINES_COMPETITIONS."""
+    """Where a competition's own code lives: competitions/ and PIPELINES_COMPETITIONS. Not features/:
+    its steps are the project's, so a bug there keeps its whole traceback like any engine bug."""
     extra = [Path(folder).resolve() for folder in os.environ.get("PIPELINES_COMPETITIONS", "").split(os.pathsep)
              if folder]
-    return [REPO / "competitions", REPO / "features", *extra]
+    return [REPO / "competitions", *extra]
 
 
 def as_code_error(error):
