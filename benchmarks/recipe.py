@@ -55,7 +55,7 @@ FIXED = ["lgbm.patience=0", "lgbm.rounds=500", "lgbm.learning_rate=0.02", "xgb.p
          "xgb.learning_rate=0.02", "catboost.patience=0", "catboost.rounds=800", "catboost.learning_rate=0.04"]
 BASE = "lgbm,catboost,xgb,linear"
 SLOW = ["lgbm.learning_rate=0.02", "xgb.learning_rate=0.02", "catboost.learning_rate=0.04"]
-REFIT = ["lgbm.stop_refit=true", "xgb.stop_refit=true", "catboost.stop_refit=true"]
+REFIT = ["lgbm.stop_retrain=true", "xgb.stop_retrain=true", "catboost.stop_retrain=true"]
 VARIANTS = {
     "fixed rounds, blend (before)": [f"models={BASE}", "stack=false", *FIXED],
     "early stopping, blend": [f"models={BASE}", "stack=false"],
@@ -66,8 +66,8 @@ VARIANTS = {
     "+ extra_trees": [f"models={BASE},extra_trees"],
     "+ extra_trees, knn": [f"models={BASE},extra_trees,knn"],
 }
-LOGGED = ["lgbm_log.learning_rate=0.02", "catboost_log.learning_rate=0.04", "lgbm_log.stop_refit=true",
-          "catboost_log.stop_refit=true"]
+LOGGED = ["lgbm_log.learning_rate=0.02", "catboost_log.learning_rate=0.04", "lgbm_log.stop_retrain=true",
+          "catboost_log.stop_retrain=true"]
 REGRESSION = {
     "fixed rounds, blend (before)": VARIANTS["fixed rounds, blend (before)"],
     "early stopping, blend or stack": VARIANTS["early stopping, blend or stack"],

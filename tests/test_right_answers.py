@@ -105,7 +105,7 @@ def test_a_time_limit_keeps_the_stopped_model_when_the_refit_cannot_finish(monke
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 4))
     y = X[:, 0] * 3 + rng.normal(0, 0.5, 400)
-    stop = gbdt.EarlyStop(fraction=0.2, patience=20, seed=0, refit=True)
+    stop = gbdt.EarlyStop(fraction=0.2, patience=20, seed=0, retrain=True)
 
     def fitted(seconds):
         monkeypatch.setattr(gbdt.time, "perf_counter", Clock())
@@ -113,7 +113,7 @@ def test_a_time_limit_keeps_the_stopped_model_when_the_refit_cannot_finish(monke
                                 seconds=seconds)
 
     _, rounds, kept = fitted(10**6)
-    assert kept == "refit"
+    assert kept == "retrained"
     spent = gbdt.time.perf_counter.now  # the clock's reading: the stopping phase took about as many "seconds"
     model, chosen, kept = fitted(spent - rounds / 0.8 + 5)  # a few rounds' time left for the refit
     assert chosen == rounds and kept == "stopped"

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from pipelines.core.errors import UserError
 from pipelines.engine.metrics import Metric
-from pipelines.engine.params import Param, as_declared, search_space
+from pipelines.engine.params import Param, as_declared, current_name, search_space
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,9 @@ class Competition:
 
     def recorded_params(self, recorded):
         """A run folder's parameters, with those declared since the run was made at their defaults
-        (each added parameter's default is what the code did before it existed)."""
-        return {**self.defaults, **recorded}
+        (each added parameter's default is what the code did before it existed; a renamed one under its
+        name now)."""
+        return {**self.defaults, **{current_name(key): value for key, value in recorded.items()}}
 
     def selected_members(self, params):
         """name -> Member for params["models"]; the single model when there are no members."""

@@ -85,6 +85,16 @@ def format_value(value):
     return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
 
 
+RENAMED = {"stop_refit": "stop_retrain"}  # a parameter's old name -> its name now (a member's own, by short name)
+
+
+def current_name(key):
+    """`key` under its name now: run folders, parameter files and commands made before a parameter was
+    renamed keep working."""
+    member, dot, short = key.rpartition(".")
+    return f"{member}{dot}{RENAMED[short]}" if short in RENAMED else key
+
+
 def check_known(declared, key, source):
     if key in declared:
         return
@@ -107,12 +117,13 @@ def resolve(declared, assignments=(), overrides=None, preset=None):
     params = {key: param.default for key, param in declared.items()}
     for source, values in (("preset", preset or {}), ("the parameters file", overrides or {})):
         for key, value in values.items():
+            key = current_name(key)
             check_known(declared, key, source)
             params[key] = declared[key].check(key, parse_value(key, format_value(value), declared[key].default,
                                                                source), source)
     for assignment in assignments:
         key, sep, text = assignment.partition("=")
-        key = key.strip()
+        key = current_name(key.strip())
         if not sep or not key:
             raise UserError(f"--set {assignment!r}: write it as key=value, e.g. --set max_epochs=50")
         check_known(declared, key, "--set")

@@ -1,6 +1,6 @@
 """Where a run's tasks run: in this process, in local worker processes, or on a Dask cluster.
 
-Every place runs the same function on the same task (pipelines.folds.run_fold for a run). Local
+Every place runs the same function on the same task (pipelines.engine.folds.run_fold for a run). Local
 workers are loky processes (joblib's engine, the one scikit-learn uses): fresh interpreters, so
 no OpenMP or CUDA state is inherited. Each takes a slot when it starts: its number, for progress
 lines, and the GPU it owns when the machine has GPUs (the only one it sees); its models run on
@@ -243,15 +243,7 @@ def run_all(function, tasks, workers, name=lambda task: "a task", died=None, hin
     runs those itself). A worker that dies, or a task that fails, stops the others and ends in one
     error: `died(tasks)` names the tasks whose worker is gone (asked the moment the first failure
     comes in, before the pool stops the rest), `hint` ends the message (how to resume)."""
-    seen = {"taken": threading.Event()}
-    if died is None:  # nothing to ask when a worker dies: report it at once
-        seen["taken"].set()
-
-    def first_failure(future):  # runs as the future fails, before loky stops the other workers
-        if not seen["taken"].is_set() and died and not future.cancelled() and future.exception() is not None:
-            seen["dead"] = died(tasks)
-            seen["taken"].set()
-
+    first_failure = FirstFailure(died, tasks)
     pool = cluster_pool(workers) if workers.cluster else local_pool(workers)
     with pool as executor:
         pending = {}
@@ -265,7 +257,7 @@ def run_all(function, tasks, workers, name=lambda task: "a task", died=None, hin
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     task = pending.pop(future)
-                    yield task_result(future, task, [task, *pending.values()], seen, name, hint)
+                    yield task_result(future, task, [task, *pending.values()], first_failure, name, hint)
         finally:  # the tasks not started are dropped: loky's pool stops its workers and drops them itself (a
             # future cancelled here first would make its shutdown raise in a thread: InvalidStateError)
             if workers.cluster:
@@ -285,7 +277,33 @@ def cluster_pool(workers):
         executor.shutdown(wait=False)
 
 
-def task_result(future, task, unfinished, seen, name, hint):
+class FirstFailure:
+    """A done-callback that asks `died(tasks)` which tasks lost their worker, once, as the first task
+    fails: it runs in the pool's own thread, before the pool stops the other workers (and with them
+    what their worker.json files would tell). The consumer takes the answer with dead()."""
+
+    def __init__(self, died, tasks):
+        self.died, self.tasks, self.answer = died, tasks, None
+        self.lock, self.answered = threading.Lock(), threading.Event()
+        if died is None:  # nothing to ask: a dead worker is reported at once
+            self.answered.set()
+
+    def __call__(self, future):
+        if future.cancelled() or future.exception() is None:
+            return
+        with self.lock:
+            if not self.answered.is_set():
+                self.answer = self.died(self.tasks)
+                self.answered.set()
+
+    def dead(self, timeout=10):
+        """The tasks whose worker died, or None (the failed future's callbacks run just after it wakes
+        the consumer: this waits for them)."""
+        self.answered.wait(timeout=timeout)
+        return self.answer
+
+
+def task_result(future, task, unfinished, first_failure, name, hint):
     """The task's result; a worker's death becomes one UserError naming what it was running."""
     from loky.process_executor import TerminatedWorkerError
 
@@ -296,8 +314,7 @@ def task_result(future, task, unfinished, seen, name, hint):
     except TerminatedWorkerError as error:
         signal = re.search(r"SIG[A-Z]+", str(error))
         cause = f"({signal.group() if signal else 'it exited'}: killed, or out of memory)"
-        seen["taken"].wait(timeout=10)  # the failed future's callbacks run just after it wakes this thread
-        dead = seen.get("dead")
+        dead = first_failure.dead()
         what = (f"the worker training {', '.join(dead)} died {cause}" if dead
                 else f"a worker process died {cause} while training {', '.join(name(task) for task in unfinished)}")
         raise UserError(what + hint) from None

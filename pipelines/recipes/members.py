@@ -5,7 +5,7 @@ to the competition's features recipes: GBDTs get native categories and missing v
 ("trees"), the linear model and the MLP imputed, scaled and one-hot inputs ("linear"). Every
 member declares its parameters with valid and searched ranges here, takes `seed` as its
 random_state and runs with `threads` threads (0, the default: as the run shares the machine's
-cores, pipelines.workers.plan; see SklearnEstimator). Model libraries are imported when a model is
+cores, pipelines.engine.workers.plan; see SklearnEstimator). Model libraries are imported when a model is
 built, so declaring a competition imports none of them.
 """
 import pandas as pd
@@ -15,13 +15,13 @@ from pipelines.engine.competition import Member
 from pipelines.engine.params import Param
 from pipelines.training.estimator import LightningEstimator, SklearnEstimator
 
-THREADS = Param(0, low=0, high=256)  # 0: the run chooses (pipelines.workers.plan)
+THREADS = Param(0, low=0, high=256)  # 0: the run chooses (pipelines.engine.workers.plan)
 FRACTION = {"low": 0.05, "high": 1.0}
 
 
-def boosting(rounds, learning_rate, search_rate, patience=100, refit=True):
+def boosting(rounds, learning_rate, search_rate, patience=100, retrain=True):
     """A GBDT's rounds and rate. With patience > 0, `rounds` is a cap: the rounds are chosen by early
-    stopping on `stop_fraction` of the fold's training rows, and (stop_refit) the model then trains
+    stopping on `stop_fraction` of the fold's training rows, and (stop_retrain) the model then trains
     on every training row for those rounds / (1 - stop_fraction). With patience 0 it trains exactly
     `rounds` rounds (as a run's --refit does: the folds' chosen rounds, scaled to all rows)."""
     return {
@@ -29,14 +29,14 @@ def boosting(rounds, learning_rate, search_rate, patience=100, refit=True):
         "learning_rate": Param(learning_rate, low=1e-4, high=1.0, search=search_rate, log=True),
         "patience": Param(patience, low=0, search=None),
         "stop_fraction": Param(0.15, low=0.02, high=0.5),
-        "stop_refit": Param(refit),
+        "stop_retrain": Param(retrain),
     }
 
 
 def early_stop(p):
     from pipelines.training.gbdt import EarlyStop
 
-    return EarlyStop(p["stop_fraction"], p["patience"], p["seed"], p["stop_refit"]) if p["patience"] else None
+    return EarlyStop(p["stop_fraction"], p["patience"], p["seed"], p["stop_retrain"]) if p["patience"] else None
 
 
 def lightgbm(inputs, classification, log_target=False):

@@ -20,7 +20,7 @@ class LightningEstimator:
     with a Trainer; `history_` holds the per-epoch metrics its CSV logger wrote. `threads` caps
     torch's CPU threads (small tabular models: see SklearnEstimator on why one is robust).
     `precision`: the module class's own (`training_precision = "32-true"` for tabular models and heads), else
-    mixed where the hardware has it (pipelines.trainer.mixed_precision), for training and prediction.
+    mixed where the hardware has it (pipelines.training.trainer.mixed_precision), for training and prediction.
     `sized(rows)` chooses settings by the number of training rows (a member's defaults for a few
     thousand images are not those for fifty thousand); `settings_` records what the fit used.
     The engine gives it loggers and callbacks (it is `lightning`), which other models never see."""
@@ -116,9 +116,9 @@ class SklearnEstimator:
         self.time_budget = None  # seconds a GBDT may boost for (a run's --time-limit sets it)
 
     def fit(self, X, y, validation=None, callbacks=(), loggers=()):
-        """`early_stop` (pipelines.gbdt.EarlyStop, for GBDT models): the rounds are chosen on an inner
+        """`early_stop` (pipelines.training.gbdt.EarlyStop, for GBDT models): the rounds are chosen on an inner
         split of these training rows and kept in `rounds_` (the run records them, and in `kept_`
-        whether the refit on every row or the stopped model was kept); `time_budget`: boosting also
+        whether the model retrained on every row or the stopped one was kept); `time_budget`: boosting also
         stops when that many seconds have passed."""
         estimator = clone(self.estimator)
         self.classes_ = np.unique(y).astype(int) if self.n_classes else None

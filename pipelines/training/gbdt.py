@@ -30,7 +30,7 @@ class EarlyStop:
     fraction: float = 0.15
     patience: int = 100
     seed: int = 0
-    refit: bool = False  # then train again on every training row, for the chosen rounds / (1 - fraction)
+    retrain: bool = False  # then train again on every training row, for the chosen rounds / (1 - fraction)
 
     def split(self, y, classification):
         """(rows to train on, rows to stop on)."""
@@ -99,10 +99,10 @@ def boosted_rounds(estimator):
 
 def fit_stopped(estimator, X, y, early_stop=None, classification=False, seconds=None):
     """(fitted, rounds chosen or None, the model kept): `estimator` boosted on (X, y) with `early_stop`
-    (EarlyStop: rounds chosen on its held-out rows, then, with its refit, every row trained for those
-    rounds scaled up) within `seconds` in all. A refit that cannot finish its rounds in the time left
+    (EarlyStop: rounds chosen on its held-out rows, then, with `retrain`, every row trained for those
+    rounds scaled up) within `seconds` in all. A retraining that cannot finish its rounds in the time left
     (judged from the stopping phase's pace, or cut short by the deadline) gives way to the stopped
-    model: "refit" or "stopped" says which was kept (None without early stopping)."""
+    model: "retrained" or "stopped" says which was kept (None without early stopping)."""
     if early_stop is None:
         fitted, rounds = fit_boosted(estimator, X, y, seconds=seconds)
         return fitted, rounds, None
@@ -110,7 +110,7 @@ def fit_stopped(estimator, X, y, early_stop=None, classification=False, seconds=
     rows, held = early_stop.split(y, classification)
     stopped, rounds = fit_boosted(estimator, take(X, rows), y[rows], (take(X, held), y[held]), early_stop.patience,
                                   seconds)
-    if not early_stop.refit:
+    if not early_stop.retrain:
         return stopped, rounds, "stopped"
     wanted = max(1, round(rounds / (1 - early_stop.fraction)))  # the held-out rows back, for as many rounds
     left = None
@@ -120,10 +120,10 @@ def fit_stopped(estimator, X, y, early_stop=None, classification=False, seconds=
         pace = spent / max(1, boosted_rounds(stopped)) / (1 - early_stop.fraction)  # seconds a round on every row
         if pace * wanted > left:
             return stopped, rounds, "stopped"
-    refitted, _ = fit_boosted(with_rounds(estimator, wanted), X, y, seconds=left)
-    if boosted_rounds(refitted) < wanted:  # the deadline cut it short: fewer trees than the stopped model chose
+    retrained, _ = fit_boosted(with_rounds(estimator, wanted), X, y, seconds=left)
+    if boosted_rounds(retrained) < wanted:  # the deadline cut it short: fewer trees than the stopped model chose
         return stopped, rounds, "stopped"
-    return refitted, rounds, "refit"
+    return retrained, rounds, "retrained"
 
 
 def with_rounds(estimator, rounds):

@@ -1,7 +1,7 @@
 """Reporting a trial's progress to Optuna so hopeless trials stop early.
 
 How pruning fits K-fold: the first fold reports its validation curve epoch by epoch
-(steps 0..max_epochs-1, pipelines.trainer.EpochPruning, for Lightning members); after every
+(steps 0..max_epochs-1, pipelines.training.trainer.EpochPruning, for Lightning members); after every
 fold the running mean of the finished folds' scores is reported at step FOLD_STEP + fold.
 Every trial uses the same splits, so both are compared like with like: a trial is stopped
 inside fold 0 when its curve is worse than the median of earlier trials at that epoch, or

@@ -18,7 +18,7 @@ from pipelines.recipes.tabular import tabular_competition
 from pipelines.run import main as run_main
 from pipelines.training.pruning import epoch_pruning, monitor_direction
 from tests.synthetic import make_table
-from tests.test_runs import fails, run_dirs
+from tests.record.test_runs import fails, run_dirs
 
 
 def test_pruning_reports_losses_in_the_direction_of_a_maximised_metric(tmp_path):

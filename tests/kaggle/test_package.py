@@ -164,7 +164,7 @@ def test_the_wheel_holds_the_declared_image_list(tmp_path):
     assert not any("__pycache__" in name or name.startswith("tests/") for name in names)
 
 
-from tests.test_kaggle import SECRETS, USER, credentials, kaggle  # noqa: E402,F401 - the stand-in's fixtures
+from tests.kaggle.test_kaggle import SECRETS, USER, credentials, kaggle  # noqa: E402,F401 - the stand-in's fixtures
 
 
 def test_push_creates_the_dataset_then_a_version_and_pushes_the_notebook(kaggle, offline, tmp_path, in_tmp,
@@ -218,7 +218,7 @@ def test_an_image_of_another_series_gets_the_runs_version_bundled():
 
 def test_a_competition_outside_the_project_is_refused(offline, tmp_path, in_tmp, monkeypatch, capsys):
     from tests.synthetic import make_pets
-    from tests.test_image_recipe import BRIGHT_FILE, user_competition
+    from tests.recipes.test_image_recipe import BRIGHT_FILE, user_competition
 
     user_competition(tmp_path, monkeypatch, "bright", BRIGHT_FILE)
     data = make_pets(tmp_path / "bright", n_train=30, n_test=6, regression=True)

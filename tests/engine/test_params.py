@@ -32,3 +32,20 @@ def test_bad_assignments_are_user_errors(assignment, message):
 def test_unknown_key_in_params_file():
     with pytest.raises(UserError, match="unknown parameter 'depth' in the parameters file"):
         resolve(DEFAULTS, overrides={"depth": 3})
+
+
+def test_a_renamed_parameter_keeps_its_old_name_working():
+    """GBDTs' `stop_refit` is `stop_retrain` now (a run's --refit is another thing): commands, files
+    and run folders that use the old name mean the new one."""
+    from pipelines.recipes.tabular import tabular_competition
+
+    competition = tabular_competition(name="t", slug="t", id_column="id", target="y", metric="rmse",
+                                      members=("lgbm",))
+    assert competition.defaults["lgbm.stop_retrain"] is True and "lgbm.stop_refit" not in competition.defaults
+    resolved = resolve(competition.declared(), ["lgbm.stop_refit=false"])
+    assert resolved["lgbm.stop_retrain"] is False and "lgbm.stop_refit" not in resolved
+    assert resolve(competition.declared(), overrides={"lgbm.stop_refit": False})["lgbm.stop_retrain"] is False
+    before = {("lgbm.stop_refit" if key == "lgbm.stop_retrain" else key): value
+              for key, value in competition.defaults.items()}  # a run folder made before the rename
+    recorded = competition.recorded_params({**before, "lgbm.stop_refit": False})
+    assert recorded["lgbm.stop_retrain"] is False and "lgbm.stop_refit" not in recorded

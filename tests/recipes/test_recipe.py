@@ -9,7 +9,7 @@ import pytest
 from pipelines import predict as predict_cli
 from pipelines.run import main as run_main
 from tests.synthetic import make_table
-from tests.test_runs import fails, run_dirs
+from tests.record.test_runs import fails, run_dirs
 
 
 def table_run(folder, name, declaration, data, assignments=(), refit=False):
@@ -120,7 +120,7 @@ def test_after_stopping_a_model_can_train_on_every_row_for_the_rounds_scaled_up(
     X = pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500)})
     y = X.a * 2 + np.sin(3 * X.b) + rng.normal(0, 0.3, 500)
     kept = SklearnEstimator(LGBMRegressor(n_estimators=3000, learning_rate=0.1, verbose=-1),
-                            early_stop=EarlyStop(0.2, patience=20, seed=0, refit=True)).fit(X, y.to_numpy())
+                            early_stop=EarlyStop(0.2, patience=20, seed=0, retrain=True)).fit(X, y.to_numpy())
     assert 0 < kept.rounds_ < 3000
     assert kept.estimator_.n_estimators_ == round(kept.rounds_ / 0.8)  # every row, for the rounds scaled up
     held = SklearnEstimator(LGBMRegressor(n_estimators=3000, learning_rate=0.1, verbose=-1),

@@ -19,7 +19,7 @@ from pipelines.predict import main as predict_main
 from pipelines.run import main as run_main
 from pipelines.tune import main as tune_main
 from tests.conftest import subprocess_env
-from tests.test_runs import fails, run_dirs
+from tests.record.test_runs import fails, run_dirs
 
 # a tabular member and a Lightning member, each fold a task of its own
 HOUSE = ["house_prices", "--folds", "3", "--set", "models=mlp,lasso", "--set", "mlp.max_epochs=6"]
@@ -288,7 +288,7 @@ def test_a_lost_dask_task_is_told_by_its_type(error, message):
             "cancelled": CancelledError}
     future.set_exception(made[error]())
     with pytest.raises(UserError, match=re.escape(message)):
-        task_result(future, "task", [], {}, lambda task: "house_prices fold 1", "")
+        task_result(future, "task", [], workers.FirstFailure(None, []), lambda task: "house_prices fold 1", "")
 
 
 def test_an_error_named_like_a_dask_one_is_not_taken_for_it():
@@ -302,4 +302,19 @@ def test_an_error_named_like_a_dask_one_is_not_taken_for_it():
     future = Future()
     future.set_exception(KilledWorker("mine"))
     with pytest.raises(KilledWorker, match="mine"):
-        task_result(future, "task", [], {}, lambda task: "house_prices fold 1", "")
+        task_result(future, "task", [], workers.FirstFailure(None, []), lambda task: "house_prices fold 1", "")
+
+
+def test_the_first_failure_asks_once_who_died():
+    from concurrent.futures import Future
+
+    asked = []
+    first = workers.FirstFailure(lambda tasks: asked.append(tasks) or ["lasso fold 2"], ["a", "b"])
+    done, failed, again = Future(), Future(), Future()
+    done.set_result(1)
+    failed.set_exception(RuntimeError("worker gone"))
+    again.set_exception(RuntimeError("another"))
+    for future in (done, failed, again):
+        first(future)
+    assert asked == [["a", "b"]] and first.dead() == ["lasso fold 2"]
+    assert workers.FirstFailure(None, []).dead(timeout=0) is None  # nothing to ask: no wait

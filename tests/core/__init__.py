@@ -1,0 +1,1 @@
+"""Tests of the code in pipelines/core/."""
