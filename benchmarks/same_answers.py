@@ -8,8 +8,8 @@ defaults to this one). Per competition, the whole `python -m pipelines.run` of e
 prices and spaceship titanic by default; dog breeds by default on a warm cache, `--dog-cache`,
 built first if empty; CIFAR-10's cpu preset cut to two epochs), then the after tree predicts again
 from the before tree's run folder. Printed: each CV to the last digit, wall times, and whether the
-submissions are byte-identical. Then a three-trial `tune` of house prices' lasso in each tree
-(the trials' values and the best parameters), and `package` of the before tree's house prices
+submissions are byte-identical. Then a three-trial `tune` of house prices' lasso in the before
+tree, each trial scored again by the after tree, and `package` of the before tree's house prices
 run by each tree (every file of the package but the project's own wheel, which holds the code).
 """
 import argparse
@@ -69,19 +69,29 @@ def run_both(trees, work, competition, seed, cache_of):
 
 
 def tune_both(trees, work, seed):
-    found = {}
-    for name, tree in trees.items():
-        workdir = work / name / "tune"
-        command(tree, workdir, ["pipelines.tune", "house_prices", "--data-dir", str(SHARED / RUNS["house_prices"][0]),
-                                "--set", "models=lasso", "--trials", "3", "--folds", "3", "--seed", str(seed),
-                                "--workers", "1"], work / "cache")
-        import optuna
+    """Optuna mixes each tuning process's identity into its sampler's seed (so workers that share a
+    study never propose the same trials): two tunes never propose the same values. So the before tree
+    tunes, and the after tree scores each trial's parameters again with a run on the same folds."""
+    house = str(SHARED / RUNS["house_prices"][0])
+    workdir = work / "before" / "tune"
+    command(trees["before"], workdir, ["pipelines.tune", "house_prices", "--data-dir", house, "--set", "models=lasso",
+                                       "--trials", "3", "--folds", "3", "--seed", str(seed), "--workers", "1"],
+            work / "cache")
+    import optuna
 
-        study = optuna.load_study(study_name="house_prices-lasso",
-                                  storage=f"sqlite:///{workdir / 'runs' / 'optuna.db'}")
-        found[name] = ([trial.value for trial in study.trials], study.best_params)
-        print(f"tune {name:6s}: values {found[name][0]}, best {found[name][1]}", flush=True)
-    print(f"tune: the same trials and best parameters {found['before'] == found['after']}", flush=True)
+    study = optuna.load_study(study_name="house_prices-lasso", storage=f"sqlite:///{workdir / 'runs' / 'optuna.db'}")
+    same = []
+    for number, trial in enumerate(study.trials):
+        again = work / "after" / f"trial-{number}"
+        assignments = [part for key, value in trial.params.items() for part in ("--set", f"{key}={value!r}")]
+        command(trees["after"], again, ["pipelines.run", "house_prices", "--data-dir", house, "--set", "models=lasso",
+                                        *assignments, "--folds", "3", "--seed", str(seed), "--workers", "1",
+                                        "--submission", "s.csv"], work / "cache")
+        [folder] = (again / "runs" / "house_prices").glob("2*")
+        value = json.loads((folder / "metrics.json").read_text())["mean"]
+        same.append(value == trial.value)
+        print(f"tune trial {number} {trial.params}: before {trial.value!r}, after {value!r}", flush=True)
+    print(f"tune: the after tree scores each of the before tree's trials the same {all(same)}", flush=True)
 
 
 def package_both(trees, work, run_folder):
