@@ -128,6 +128,47 @@ class EmbeddingStore:
         return np.stack([self.parts[part][row] for part, row in (self.index[key] for key in keys)])
 
 
+def fill_store(store, keys, missing, compute, model, unit="images", log=print):
+    """Store compute(rows) for the `missing` rows once, whatever the processes at it: each chunk of keys
+    is computed under a lock of its own (filelock), the chunks another process holds are left for
+    last, and what that process stored is not computed again."""
+    from filelock import FileLock, Timeout
+
+    from pipelines.core.progress import Pass
+
+    chunks = {}
+    for row in missing:
+        chunks.setdefault(chunk_of(keys[row]), []).append(row)
+    locks = store.folder / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    start, computed = time.perf_counter(), 0
+    progress = Pass(f"embedding with {model}", len(missing), unit=unit)
+    pending = sorted(chunks)
+    for blocking in (False, True):  # first the chunks no one holds, then wait for the others
+        waiting = []
+        for chunk in pending:
+            lock = FileLock(locks / f"chunk-{chunk:02x}.lock")
+            try:
+                lock.acquire(timeout=-1 if blocking else 0)
+            except Timeout:
+                waiting.append(chunk)
+                continue
+            try:
+                store.refresh()
+                rows = [row for row in chunks[chunk] if keys[row] not in store.index]
+                if rows:
+                    store.add(keys[rows], compute(rows))
+                    computed += len(rows)
+            finally:
+                lock.release()
+            progress.update(len(chunks[chunk]))
+        pending = waiting
+    progress.close()
+    others = len(missing) - computed
+    log(f"embedded {computed} {unit} with {model} in {time.perf_counter() - start:.1f}s"
+        + (f" ({others} more were embedded by another process meanwhile)" if others else ""))
+
+
 class BackboneEmbedding(TransformerMixin, BaseEstimator):
     """[pooled features | logits of ImageNet classes source_classes[0]..source_classes[1]-1] per image
     (the pooled features alone when source_classes is None)."""
@@ -178,44 +219,8 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
         return store.lookup(keys)
 
     def embed_missing(self, network, store, keys, images, missing, log=print):
-        """Embed the images of `missing` rows into the store once, whatever the processes at it: each
-        chunk of keys is embedded under a lock of its own (filelock), the chunks another process holds
-        are left for last, and what that process stored is not embedded again."""
-        from filelock import FileLock, Timeout
-
-        from pipelines.core.progress import Pass
-
-        chunks = {}
-        for row in missing:
-            chunks.setdefault(chunk_of(keys[row]), []).append(row)
-        locks = store.folder / "locks"
-        locks.mkdir(parents=True, exist_ok=True)
-        start, computed = time.perf_counter(), 0
-        progress = Pass(f"embedding with {self.backbone}", len(missing))
-        pending = sorted(chunks)
-        for blocking in (False, True):  # first the chunks no one holds, then wait for the others
-            waiting = []
-            for chunk in pending:
-                lock = FileLock(locks / f"chunk-{chunk:02x}.lock")
-                try:
-                    lock.acquire(timeout=-1 if blocking else 0)
-                except Timeout:
-                    waiting.append(chunk)
-                    continue
-                try:
-                    store.refresh()
-                    rows = [row for row in chunks[chunk] if keys[row] not in store.index]
-                    if rows:
-                        store.add(keys[rows], self.embed(network, np.asarray(images[rows])))
-                        computed += len(rows)
-                finally:
-                    lock.release()
-                progress.update(len(chunks[chunk]))
-            pending = waiting
-        progress.close()
-        others = len(missing) - computed
-        log(f"embedded {computed} images with {self.backbone} in {time.perf_counter() - start:.1f}s"
-            + (f" ({others} more were embedded by another process meanwhile)" if others else ""))
+        fill_store(store, keys, missing, lambda rows: self.embed(network, np.asarray(images[rows])),
+                   self.backbone, "images", log)
 
     def embed(self, network, images):
         import torch

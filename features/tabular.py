@@ -121,7 +121,7 @@ MIN_UNIQUE = 20      # ... when it has more distinct values than this (small tab
 TEXT_LENGTH, TEXT_WORDS = 25, 4  # median characters and words of a free-text column (reviews, descriptions)
 
 
-def column_roles(train, test):
+def column_roles(train, test, text=()):
     """How the tabular members use each feature column, decided on the training and test rows' values
     (never the target): {"number": [...], "category": [...], "text": [...], "dropped": {column: why}}.
 
@@ -129,28 +129,28 @@ def column_roles(train, test):
     with a median of TEXT_LENGTH characters and TEXT_WORDS words: tabular members cannot read it) or an
     identifier (nearly unique per row and mostly not shared with the test rows: one-hot it adds a
     column per row, as a category it only memorises). A category with many levels that recur, or that
-    the test rows share, is kept: it may decide the target."""
+    the test rows share, is kept: it may decide the target. Columns named in `text` are text."""
     roles = {"number": [], "category": [], "text": [], "dropped": {}}
     for column in train.columns:
         values = train[column].dropna()
         if values.empty:
             roles["dropped"][column] = "empty"
             continue
-        if column not in _text_columns(train):
+        if column not in _text_columns(train) and column not in text:
             roles["number"].append(column)
             continue
-        text = values.astype(str)
-        distinct = text.nunique()
-        if distinct / len(text) >= 0.5 and text.str.len().median() >= TEXT_LENGTH \
-                and text.str.split().str.len().median() >= TEXT_WORDS:
+        strings = values.astype(str)
+        distinct = strings.nunique()
+        if column in text or (distinct / len(strings) >= 0.5 and strings.str.len().median() >= TEXT_LENGTH
+                              and strings.str.split().str.len().median() >= TEXT_WORDS):
             roles["text"].append(column)
-            roles["dropped"][column] = "free text, which the tabular members do not read"
+            roles["dropped"][column] = "free text: the text members read it, the table's members do not"
             continue
         unseen = 1.0
         if column in test.columns and test[column].notna().any():
-            unseen = 1 - test[column].dropna().astype(str).isin(set(text)).mean()
-        if distinct > max(MIN_UNIQUE, NEARLY_UNIQUE * len(text)) and unseen > 0.5:
-            roles["dropped"][column] = (f"an identifier ({distinct} distinct values in {len(text)} rows, "
+            unseen = 1 - test[column].dropna().astype(str).isin(set(strings)).mean()
+        if distinct > max(MIN_UNIQUE, NEARLY_UNIQUE * len(strings)) and unseen > 0.5:
+            roles["dropped"][column] = (f"an identifier ({distinct} distinct values in {len(strings)} rows, "
                                         f"{unseen:.0%} of the test rows' unseen)")
             continue
         roles["category"].append(column)

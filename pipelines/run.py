@@ -144,6 +144,9 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
     start = time.perf_counter()
     params, folds, seed = settings["params"], settings["folds"], settings["seed"]
     dataset = competition.load(data_dir, params)
+    chosen = "baseline" in settings and params.get("models") != settings["baseline"].get("models")
+    params = competition.fitting_models(params, dataset, chosen)
+    settings = {**settings, "params": params}
     splits = splits_of(competition, dataset, folds, seed)  # too many folds fails here, before any output
     tasks = (folds + bool(settings["refit"])) * len(competition.selected_members(params))  # (member, fold) pairs
     workers = plan(settings.get("workers", 1), tasks, settings.get("cluster"), settings.get("threads"), folds)

@@ -271,20 +271,21 @@ def tune(args):
     if args.timeout is not None and args.timeout <= 0:
         raise UserError(f"--timeout {args.timeout}: give a positive number of seconds")
     # the same resolution as pipelines.run (preset, params file, --set); fails before any work
-    preset, pinned, folds, _ = resolve_settings(competition, args.preset, args.params, args.set, args.folds)
+    preset, pinned, folds, baseline = resolve_settings(competition, args.preset, args.params, args.set, args.folds)
     workers = plan(requested, args.trials, args.cluster, args.threads, folds)  # an unreachable cluster fails here
     base = {**(competition.presets.get(preset) or {}), **read_params_file(args.params)}
     base.pop("folds", None)
-    name = choose_member(competition, pinned)
     data_dir = locate_or_download(args.data_dir, competition)
     storage = open_storage(args.storage)
+    dataset = competition.load(data_dir, pinned)
+    for line in column_lines(dataset.info["columns"]) if "columns" in dataset.info else ():
+        print(line)
+    pinned = competition.fitting_models(pinned, dataset, pinned.get("models") != baseline.get("models"))
+    name = choose_member(competition, pinned)
     study = open_study(args, competition, name, storage)
     failed = fail_dead_local_trials(study)
     if failed:
         print(f"marked FAIL the trials of a worker that died: {', '.join(map(str, failed))}")
-    dataset = competition.load(data_dir, pinned)
-    for line in column_lines(dataset.info["columns"]) if "columns" in dataset.info else ():
-        print(line)
     competition_splits(competition, dataset, folds, args.seed)  # too many folds fails here, before any trial
     inputs = input_fingerprints(Path(data_dir), dataset.inputs)
     search = {"folds": folds, "seed": args.seed, "preset": preset, "pinned": sorted(args.set),

@@ -319,3 +319,32 @@ def make_pets(folder, n_train=90, n_test=24, regression=False, layout="folder", 
     pd.DataFrame({"id": rows["test"][0], target: 50.0 if regression else "cat"}).to_csv(
         folder / "sample_submission.csv", index=False)
     return folder
+
+
+SENTIMENT_WORDS = {"negative": ("awful", "delayed", "rude", "lost", "terrible", "worst"),
+                   "neutral": ("flight", "gate", "tomorrow", "schedule", "seat", "today"),
+                   "positive": ("great", "thanks", "love", "amazing", "kind", "best")}
+FILLER = ("the", "my", "a", "was", "and", "to", "on", "this", "with", "our", "crew", "plane", "trip", "again")
+
+
+def make_tweets(folder, n_train=300, n_test=80, seed=0, extra_columns=False):
+    """Kaggle's text layout: train.csv (id, text, sentiment), test.csv, sample_submission.csv with a
+    probability column per class; each tweet holds a word or two of its class among filler words."""
+    rng = np.random.default_rng(seed)
+    classes = tuple(SENTIMENT_WORDS)
+    labels = rng.choice(classes, n_train + n_test)
+    texts = []
+    for label in labels:
+        words = [*rng.choice(FILLER, rng.integers(5, 12)), *rng.choice(SENTIMENT_WORDS[label], rng.integers(1, 3))]
+        rng.shuffle(words)
+        texts.append(f"@airline {' '.join(words)} #{rng.integers(1000)}")
+    frame = pd.DataFrame({"id": np.arange(n_train + n_test) + 100, "text": texts})
+    if extra_columns:
+        frame["followers"] = rng.integers(0, 5000, len(frame))
+    folder.mkdir(parents=True, exist_ok=True)
+    train = frame.iloc[:n_train].assign(sentiment=labels[:n_train])
+    train.to_csv(folder / "train.csv", index=False)
+    frame.iloc[n_train:].to_csv(folder / "test.csv", index=False)
+    sample = pd.DataFrame({"id": frame.id.iloc[n_train:], **{name: 1 / 3 for name in classes}})
+    sample.to_csv(folder / "sample_submission.csv", index=False)
+    return folder

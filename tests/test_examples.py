@@ -10,7 +10,7 @@ import pytest
 import competitions
 from pipelines.run import main as run_main
 from tests.conftest import REPO
-from tests.synthetic import make_pets, write_images
+from tests.synthetic import make_pets, make_tweets, write_images
 
 EXAMPLES = REPO / "examples"
 
@@ -60,6 +60,7 @@ CASES = {  # example -> (data maker, quick settings, what its submission holds)
     "brightness": (lambda folder: make_pets(folder, regression=True),
                    ["--set", "cnn.widths=16,16,16", "--set", "cnn.max_epochs=10", "--folds", "2"], "score"),
     "digits": (make_digits, ["--set", "cnn.widths=16,16,16", "--folds", "3"], "label"),
+    "sentiment": (make_tweets, ["--folds", "3", "--set", "models=tfidf"], "negative"),
 }
 
 
@@ -95,5 +96,7 @@ def test_each_example_runs_as_the_readme_says(name, examples_folder, tmp_path, i
         assert score > 0.8  # AUC on a learnable rule
     elif name == "brightness":
         assert score < pd.read_csv(data / "train.csv").score.std()  # better than the mean
+    elif name == "sentiment":
+        assert score < 0.6  # log loss; a uniform guess scores log(3) = 1.10
     else:
         assert score > 0.8  # pets: the colour tells the class (chance 1/3); digits: chance 1/10

@@ -14,6 +14,8 @@ class Member:
     features(data, params) -> transformer, fitted inside each fold on its training rows
     model(params) -> estimator with fit(X, y, validation, callbacks, loggers) / predict(X)
     params: name -> Param, reached from outside as "member.name" (--set lasso.alpha=1e-3)
+    needs(dataset) -> None, or why the member cannot train on this data (a text member on a table
+                      without text): checked when the data is loaded
     Both callables get the competition's shared parameters and this member's own (by their
     short names), plus `seed` (the fold's seed, for random_state) and `n_classes` (0 for regression).
     Members whose `features` is the same object share its fit in each fold.
@@ -22,6 +24,7 @@ class Member:
     features: Callable
     model: Callable
     params: dict = field(default_factory=dict)
+    needs: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,27 @@ class Competition:
             raise UserError(f"--set models={','.join(names)}: choose from {', '.join(self.members)} "
                             f"(comma-separated, e.g. models={','.join(list(self.members)[:2])})")
         return {name: self.members[name] for name in dict.fromkeys(names)}
+
+    def fitting_models(self, params, dataset, chosen=False, log=print):
+        """`params` with `models` cut to the members that can train on `dataset` (each member's `needs`
+        says why one cannot): members the user `chosen` (--set models=...) must all fit; the others are
+        left out of the default with a line saying why."""
+        selected = self.selected_members(params)
+        unfit = {name: member.needs(dataset) for name, member in selected.items() if member.needs}
+        unfit = {name: why for name, why in unfit.items() if why}
+        if not unfit:
+            return params
+        if chosen:
+            name, why = next(iter(unfit.items()))
+            raise UserError(f"--set models={','.join(selected)}: {name} cannot train on this data ({why}); "
+                            f"choose others from {', '.join(self.members)}")
+        kept = [name for name in selected if name not in unfit]
+        if not kept:
+            raise UserError(f"no model of {self.name} can train on this data ("
+                            + "; ".join(f"{name}: {why}" for name, why in unfit.items()) + ")")
+        for name, why in unfit.items():
+            log(f"{name} left out: {why}")
+        return {**params, "models": tuple(kept)}
 
     def member_params(self, name, params, seed=0, n_classes=0, threads=1):
         """What member `name`'s callables see: shared parameters, its own by short name, seed, n_classes

@@ -107,9 +107,11 @@ def column_lines(roles, limit=8):
     def names(columns):
         return ", ".join(map(str, columns[:limit])) + (f", ... ({len(columns)})" if len(columns) > limit else "")
 
+    text = roles.get("text", [])
     lines = [f"columns: {len(roles['number'])} numbers ({names(roles['number'])}), {len(roles['category'])} "
-             f"categories ({names(roles['category'])})"]
-    lines += [f"column {column} dropped: {why}" for column, why in roles["dropped"].items()]
+             f"categories ({names(roles['category'])})"
+             + (f", {len(text)} text ({names(text)})" if text else "")]
+    lines += [f"column {column} dropped: {why}" for column, why in roles["dropped"].items() if column not in text]
     return lines
 
 

@@ -1,8 +1,9 @@
 """Members for tabular competitions: LightGBM, XGBoost, CatBoost, a linear model and the Lightning MLP.
 
-Each is a function (inputs, classification) -> Member, where `inputs` maps "trees" and "linear"
-to the competition's features recipes: GBDTs get native categories and missing values
-("trees"), the linear model and the MLP imputed, scaled and one-hot inputs ("linear"). Every
+Each is a function (inputs, classification) -> Member, where `inputs` maps "trees", "linear" and
+"text" to the competition's features recipes: GBDTs get native categories and missing values
+("trees"), the linear model and the MLP imputed, scaled and one-hot inputs ("linear"), the text
+member the tf-idf of the text columns ("text"). Every
 member declares its parameters with valid and searched ranges here, takes `seed` as its
 random_state and runs with `threads` threads (0, the default: as the run shares the machine's
 cores, pipelines.engine.workers.plan; see SklearnEstimator). Model libraries are imported when a model is
@@ -147,6 +148,46 @@ def catboost(inputs, classification, log_target=False):
     })
 
 
+def tfidf(inputs, classification):
+    """Logistic regression (classes) or ridge regression (numbers) on the tf-idf of the table's text:
+    word 1-2-grams and character 2-5-grams (features/text.py), fitted per fold."""
+    def model(p):
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        if classification:
+            return SklearnEstimator(LogisticRegression(C=p["C"], max_iter=3000, random_state=p["seed"]),
+                                    p["n_classes"], p["threads"])
+        return SklearnEstimator(Ridge(alpha=1.0 / p["C"], random_state=p["seed"]), 0, p["threads"])
+
+    return Member(inputs["text"], model, {
+        "C": Param(4.0, low=1e-8, search=(0.1, 100.0), log=True),  # inverse regularisation (ridge: alpha = 1/C)
+        "words": Param(100_000, low=1, search=(10_000, 300_000), log=True),
+        "characters": Param(200_000, low=1, search=(20_000, 500_000), log=True),
+        "min_df": Param(2, low=1, search=(1, 5)),
+        "threads": THREADS,
+    })
+
+
+def minilm(inputs, classification):
+    """Logistic regression (classes) or ridge regression (numbers) on the text's embedding by a frozen
+    sentence encoder (features/sentences.py: all-MiniLM-L6-v2 by default, `model` a local folder of
+    another), each text embedded once and cached."""
+    def model(p):
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        if classification:
+            return SklearnEstimator(LogisticRegression(C=p["C"], max_iter=3000, random_state=p["seed"]),
+                                    p["n_classes"], p["threads"])
+        return SklearnEstimator(Ridge(alpha=1.0 / p["C"], random_state=p["seed"]), 0, p["threads"])
+
+    return Member(inputs["sentences"], model, {
+        "C": Param(2.0, low=1e-8, search=(0.05, 50.0), log=True),
+        "model": Param(""),  # a local folder of a Hugging Face model; empty: the packaged all-MiniLM-L6-v2
+        "max_length": Param(128, low=8, high=512),
+        "threads": THREADS,
+    })
+
+
 def linear(inputs, classification):
     """Logistic regression for classes, ridge regression for numbers."""
     def model(p):
@@ -222,5 +263,5 @@ def logged(member):
     return lambda inputs, classification: member(inputs, classification, log_target=True)
 
 
-LIBRARY = {"lgbm": lightgbm, "xgb": xgboost, "catboost": catboost, "linear": linear, "mlp": mlp,
+LIBRARY = {"lgbm": lightgbm, "xgb": xgboost, "catboost": catboost, "linear": linear, "tfidf": tfidf, "minilm": minilm, "mlp": mlp,
            "extra_trees": extra_trees, "knn": knn, "lgbm_log": logged(lightgbm), "catboost_log": logged(catboost)}

@@ -17,6 +17,8 @@ from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
 from features.tabular import DropIdentifiers, NativeCategories, column_roles, tabular_preprocessor
+from features.sentences import SentenceEmbedding
+from features.text import JoinedText, tfidf_features
 from pipelines.core.data import class_order, load_tabular, read_csv
 from pipelines.core.errors import UserError
 from pipelines.engine.competition import Competition, Member
@@ -27,7 +29,9 @@ from pipelines.engine.splits import default_splitter
 from pipelines.recipes.members import LIBRARY
 from submissions.validate import check_finite, check_labels, check_probabilities
 
-DEFAULT_MEMBERS = ("lgbm", "catboost", "xgb", "linear")
+# the text members where there is text, the table's where there are other columns (each left out, with a
+# line saying why, where it has nothing to read)
+DEFAULT_MEMBERS = ("lgbm", "catboost", "xgb", "linear", "minilm", "tfidf")
 # A regression scored on raw values also gets GBDTs that learn log1p(target) (when no target is
 # negative): the blend or stack gives them weight where that scores better in CV (skewed prices).
 LOG_TARGET_MEMBERS = ("lgbm_log", "catboost_log")
@@ -47,6 +51,56 @@ def tree_inputs(steps):
                              NativeCategories())
 
     return features
+
+
+def text_inputs(steps, text=()):
+    """Engineered steps, then the text columns (`text`, else those found when the data loaded) joined per
+    row, as the tf-idf of word and character n-grams (the member's `words`, `characters`, `min_df`)."""
+    def features(data, params):
+        columns = tuple(text) or tuple(data.info["columns"]["text"])
+        return make_pipeline(*[clone(step) for step in steps], JoinedText(columns),
+                             tfidf_features(params["words"], params["characters"], params["min_df"]))
+
+    return features
+
+
+def check_text_columns(text, data, data_dir):
+    """The declared text columns are in train.csv, with some text (load_tabular checks test.csv has them)."""
+    for column in text:
+        if column not in data.X.columns:
+            raise UserError(f"text={column!r}: {data_dir / 'train.csv'} has no such column; name one of "
+                            f"{', '.join(map(str, data.X.columns[:8]))}")
+        if data.X[column].isna().all() or not data.X[column].astype(str).str.strip().any():
+            raise UserError(f"text column {column!r} is empty in {data_dir / 'train.csv'}; name a column that holds "
+                            "text, or drop it from text=")
+
+
+def sentence_inputs(steps, text=()):
+    """Engineered steps, then the text columns joined per row, embedded by the member's frozen sentence
+    encoder (`model`, `max_length`)."""
+    def features(data, params):
+        columns = tuple(text) or tuple(data.info["columns"]["text"])
+        return make_pipeline(*[clone(step) for step in steps], JoinedText(columns),
+                             SentenceEmbedding(params["model"], params["max_length"]))
+
+    return features
+
+
+def has_text(data):
+    """None when the table has a text column, else why a text member cannot train on it."""
+    roles = data.info.get("columns") or {}
+    return None if roles.get("text") else "the table has no text column (free text, or one declared with text=)"
+
+
+def table_needs(steps):
+    """needs() of the table's members: a number or category column beside the text, or feature steps."""
+    def needs(data):
+        roles = data.info.get("columns") or {}
+        if steps or roles.get("number") or roles.get("category"):
+            return None
+        return "it reads numbers and categories, and the table has only text"
+
+    return needs
 
 
 def linear_inputs(steps, categorical=()):
@@ -141,7 +195,7 @@ def tabular_check(metric, form):
 def tabular_competition(name, slug, id_column, target, metric, submission="label", features=(), groups=None,
                         members=None, params=None, presets=None, positive=None, keep_id=False,
                         categorical=(), exclude_from_training=None, sample_submission="sample_submission.csv",
-                        target_transform=None, description=""):
+                        target_transform=None, text=(), description=""):
     """A Competition for Kaggle's tabular layout (train.csv, test.csv, sample_submission.csv).
 
     metric: a name from pipelines/engine/metrics.py; submission: "label", "probability" (binary: the
@@ -153,14 +207,21 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
     params: shared parameters (name -> Param), and new defaults for members' ("lgbm.num_leaves": 24);
     sample_submission: the sample file's name; target_transform: "log1p" or "log" for regression
     scored on raw values (members learn the transformed target, predictions come back through its
-    inverse)."""
+    inverse); text: columns of free text for the text members (default: those found, which are mostly
+    unique with a median of 25 characters and 4 words)."""
     metric = with_target_transform(metric_named(metric) if isinstance(metric, str) else metric, target_transform)
     if submission not in FORMS:
         raise ValueError(f"submission={submission!r}: choose one of {', '.join(FORMS)}")
-    inputs = {"trees": tree_inputs(tuple(features)), "linear": linear_inputs(tuple(features), categorical)}
+    text = (text,) if isinstance(text, str) else tuple(text)
+    inputs = {"trees": tree_inputs(tuple(features)), "linear": linear_inputs(tuple(features), categorical),
+              "text": text_inputs(tuple(features), text), "sentences": sentence_inputs(tuple(features), text)}
     members = default_members(metric) if members is None else members
     built = declared_members(members, lambda spec: LIBRARY[spec](inputs, metric.classification),
                              "pipelines/recipes/members.py", params)
+    needs = {inputs["text"]: has_text, inputs["sentences"]: has_text, inputs["trees"]: table_needs(features),
+             inputs["linear"]: table_needs(features)}
+    built = {name: member if member.needs or member.features not in needs else replace(member, needs=needs[member.features])
+             for name, member in built.items()}
     shared = {key: value for key, value in (params or {}).items() if "." not in key}
 
     def load(data_dir, params=None, train=True):
@@ -169,8 +230,9 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
         if train and metric.classification:
             check_classes(data.info["classes"], submission, positive, data.sample, target, data_dir / "train.csv")
         if train:
-            roles = data.info["columns"] = column_roles(data.X, data.X_test)
-            if not (roles["number"] or roles["category"] or features):
+            check_text_columns(text, data, data_dir)
+            roles = data.info["columns"] = column_roles(data.X, data.X_test, text)
+            if not (roles["number"] or roles["category"] or roles["text"] or features):
                 dropped = "; ".join(f"{column}: {why}" for column, why in list(roles["dropped"].items())[:3])
                 raise UserError(f"{data_dir / 'train.csv'}: every feature column is dropped ({dropped}), so there "
                                 "is nothing to train on; declare features= steps that turn them into numbers")

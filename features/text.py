@@ -1,0 +1,51 @@
+"""Free text as model inputs: a table's text columns (those the loader found, features.tabular.
+column_roles, or those a competition declares) joined per row, then the tf-idf of word 1-2-grams
+and character 2-5-grams (scikit-learn's TfidfVectorizer, fitted on each fold's training rows): the
+fast, strong baseline of Kaggle's text notebooks, for a linear model."""
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion
+
+SEPARATOR = " | "  # between a row's text columns: their n-grams never run from one column into the next
+
+
+class JoinedText(TransformerMixin, BaseEstimator):
+    """The text columns `columns` of a frame joined per row into one string (missing text as empty)."""
+
+    def __init__(self, columns=()):
+        self.columns = columns
+
+    def fit(self, X, y=None):
+        self.columns_ = [column for column in self.columns if column in X.columns]
+        return self
+
+    def transform(self, X):
+        parts = [X[column].fillna("").astype(str) for column in self.columns_]
+        joined = parts[0] if len(parts) == 1 else parts[0].str.cat(parts[1:], sep=SEPARATOR)
+        return joined.to_numpy(dtype=object)
+
+
+class LeanTfidf(TfidfVectorizer):
+    """TfidfVectorizer without `stop_words_`, the terms it cut: every rare n-gram of the fold, which
+    only serves introspection and would make each fold's saved features many times larger."""
+
+    def fit_transform(self, raw_documents, y=None):
+        matrix = super().fit_transform(raw_documents, y)
+        self.__dict__.pop("stop_words_", None)
+        return matrix
+
+    def fit(self, raw_documents, y=None):
+        self.fit_transform(raw_documents)
+        return self
+
+
+def tfidf_features(words, characters, min_df):
+    """Word 1-2-grams (at most `words` of them) beside character 2-5-grams within word boundaries (at
+    most `characters`), each sublinear tf-idf over terms in at least `min_df` texts, as one sparse
+    float32 matrix."""
+    common = {"sublinear_tf": True, "min_df": min_df, "dtype": np.float32, "strip_accents": "unicode"}
+    return FeatureUnion([
+        ("words", LeanTfidf(ngram_range=(1, 2), max_features=words, token_pattern=r"(?u)\b\w+\b", **common)),
+        ("characters", LeanTfidf(analyzer="char_wb", ngram_range=(2, 5), max_features=characters, **common)),
+    ])
