@@ -154,15 +154,16 @@ def tfidf(inputs, classification):
     def model(p):
         from sklearn.linear_model import LogisticRegression, Ridge
 
-        if classification:
-            return SklearnEstimator(LogisticRegression(C=p["C"], max_iter=3000, random_state=p["seed"]),
-                                    p["n_classes"], p["threads"])
+        if classification:  # Newton-CG: a few steps on sparse tf-idf where L-BFGS takes a hundred (30 s a fold)
+            return SklearnEstimator(LogisticRegression(C=p["C"], solver="newton-cg", max_iter=1000,
+                                                       random_state=p["seed"]), p["n_classes"], p["threads"])
         return SklearnEstimator(Ridge(alpha=1.0 / p["C"], random_state=p["seed"]), 0, p["threads"])
 
+    # C 1 on 16,000 tweets scored 0.593 held out against 0.618 at C 4; 50,000 and 100,000 n-grams as well as more
     return Member(inputs["text"], model, {
-        "C": Param(4.0, low=1e-8, search=(0.1, 100.0), log=True),  # inverse regularisation (ridge: alpha = 1/C)
-        "words": Param(100_000, low=1, search=(10_000, 300_000), log=True),
-        "characters": Param(200_000, low=1, search=(20_000, 500_000), log=True),
+        "C": Param(1.0, low=1e-8, search=(0.1, 100.0), log=True),  # inverse regularisation (ridge: alpha = 1/C)
+        "words": Param(50_000, low=1, search=(10_000, 300_000), log=True),
+        "characters": Param(100_000, low=1, search=(20_000, 500_000), log=True),
         "min_df": Param(2, low=1, search=(1, 5)),
         "threads": THREADS,
     })

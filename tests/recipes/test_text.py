@@ -128,3 +128,17 @@ def test_a_model_folder_without_weights_is_refused(tmp_path, own_competitions, i
     declare(own_competitions, ', members=("minilm",)')
     fails(run_main, ["sentiment", "--data-dir", str(data), "--set", f"minilm.model={folder}", "--submission", "s.csv"],
           capsys, f"model={folder}: the folder has no weights (model.safetensors or pytorch_model.bin)")
+
+
+def test_tfidf_features_save_their_vocabulary_as_arrays_and_load_the_same(tmp_path):
+    from features.text import tfidf_features
+    from pipelines.core.persist import load_object, save_object
+
+    texts = pd.read_csv(make_tweets(tmp_path / "tweets") / "train.csv").text.to_numpy(dtype=object)
+    features = tfidf_features(500, 1000, 1)
+    before = features.fit_transform(texts)
+    save_object(features, tmp_path / "features.skops")
+    assert "builtins.dict" not in (tmp_path / "features.skops.types.json").read_text()
+    loaded = load_object(tmp_path / "features.skops")
+    assert (loaded.transform(texts) != before).nnz == 0
+    assert loaded.transformer_list[0][1].vocabulary_ == features.transformer_list[0][1].vocabulary_
