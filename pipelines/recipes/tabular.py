@@ -16,8 +16,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
-from features.tabular import DropIdentifiers, NativeCategories, column_roles, tabular_preprocessor
 from features.sentences import SentenceEmbedding
+from features.tabular import DropIdentifiers, NativeCategories, column_roles, tabular_preprocessor
 from features.text import JoinedText, tfidf_features
 from pipelines.core.data import class_order, load_tabular, read_csv
 from pipelines.core.errors import UserError

@@ -8,8 +8,8 @@ import pytest
 
 from pipelines import predict as predict_cli
 from pipelines.run import main as run_main
-from tests.synthetic import make_table
 from tests.record.test_runs import fails, run_dirs
+from tests.synthetic import make_table
 
 
 def table_run(folder, name, declaration, data, assignments=(), refit=False):
