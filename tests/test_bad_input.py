@@ -73,8 +73,8 @@ def case_table(data, folder, tmp):
 
 
 OWN = {  # competition files a new user might write, for the cases below
-    "texts": 'from pipelines.tabular import tabular_competition\n'
-             'COMPETITION = tabular_competition(name="texts", slug="texts", id_column="id", target="sentiment",\n'
+    "codes": 'from pipelines.tabular import tabular_competition\n'
+             'COMPETITION = tabular_competition(name="codes", slug="codes", id_column="id", target="sentiment",\n'
              '                                  metric="log_loss", submission="probabilities")\n',
     "photos": 'from pipelines.image import image_competition\n'
               'COMPETITION = image_competition(name="photos", slug="photos", id_column="id", target="label",\n'
@@ -111,19 +111,19 @@ def own_case_table(data, own, tmp):
 
     for name, code in OWN.items():
         (own / name).with_suffix(".py").write_text(code)
-    texts = tmp / "texts"
-    texts.mkdir()
-    reviews = [f"review number {i}: the film was long and the ending was a surprise to me" for i in range(60)]
-    pd.DataFrame({"id": range(40), "text": reviews[:40], "sentiment": ["good", "bad"] * 20}).to_csv(
-        texts / "train.csv", index=False)
-    pd.DataFrame({"id": range(40, 60), "text": reviews[40:]}).to_csv(texts / "test.csv", index=False)
-    pd.DataFrame({"id": range(40, 60), "good": 0.5, "bad": 0.5}).to_csv(texts / "sample_submission.csv", index=False)
+    codes = tmp / "codes"  # its one feature column names each row: nothing to learn from
+    codes.mkdir()
+    refs = [f"R-{7919 * i % 100003:06d}" for i in range(60)]
+    pd.DataFrame({"id": range(40), "ref": refs[:40], "sentiment": ["good", "bad"] * 20}).to_csv(
+        codes / "train.csv", index=False)
+    pd.DataFrame({"id": range(40, 60), "ref": refs[40:]}).to_csv(codes / "test.csv", index=False)
+    pd.DataFrame({"id": range(40, 60), "good": 0.5, "bad": 0.5}).to_csv(codes / "sample_submission.csv", index=False)
     photos = make_pets(tmp / "photos")
     study = tmp / "locked.db"
     holder = sqlite3.connect(study)
     holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of writing the study
     return [
-        (run, ["texts", "--data-dir", str(texts)], "every feature column is dropped (text: free text"),
+        (run, ["codes", "--data-dir", str(codes)], "every feature column is dropped (ref: an identifier"),
         (run, ["photos", "--data-dir", str(photos), "--folds", "2", "--set", "cnn.lr=1e30", "--set", "cnn.widths=8,8,8",
                "--set", "cnn.max_epochs=3"], "the training loss became nan in epoch"),
         (run, ["oom", "--data-dir", str(data), "--folds", "2"],
