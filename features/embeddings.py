@@ -169,7 +169,17 @@ def fill_store(store, keys, missing, compute, model, unit="images", log=print):
         + (f" ({others} more were embedded by another process meanwhile)" if others else ""))
 
 
-class BackboneEmbedding(TransformerMixin, BaseEstimator):
+class Stateless(TransformerMixin, BaseEstimator):
+    """A step with nothing to learn: fit keeps nothing, and the step counts as fitted from the start."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+
+class BackboneEmbedding(Stateless):
     """[pooled features | logits of ImageNet classes source_classes[0]..source_classes[1]-1] per image
     (the pooled features alone when source_classes is None)."""
 
@@ -179,12 +189,6 @@ class BackboneEmbedding(TransformerMixin, BaseEstimator):
         self.views = views
         self.source_classes = source_classes
         self.batch_size = batch_size
-
-    def fit(self, X, y=None):
-        return self
-
-    def __sklearn_is_fitted__(self):
-        return True  # nothing to learn
 
     def requirements(self):
         """Distributions transform reads that loading this step does not import: the backbone's weights

@@ -20,9 +20,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
-from features.embeddings import EmbeddingStore, fill_store
+from features.embeddings import EmbeddingStore, Stateless, fill_store
 from pipelines.core.context import current
 from pipelines.core.errors import UserError
 
@@ -104,7 +103,11 @@ def text_keys(texts):
                     dtype="<U64")
 
 
-class SentenceEmbedding(TransformerMixin, BaseEstimator):
+def token_counts(tokenizer, texts):
+    return np.array([len(ids) for ids in tokenizer([str(text) for text in texts])["input_ids"]])
+
+
+class SentenceEmbedding(Stateless):
     """A row per text: its mean-pooled, unit-length encoding by the model of folder `model` (empty:
     the packaged all-MiniLM-L6-v2), texts cut to `max_length` tokens."""
 
@@ -112,12 +115,6 @@ class SentenceEmbedding(TransformerMixin, BaseEstimator):
         self.model = model
         self.max_length = max_length
         self.batch_size = batch_size
-
-    def fit(self, X, y=None):
-        return self
-
-    def __sklearn_is_fitted__(self):
-        return True  # nothing to learn
 
     def requirements(self):
         """Distributions transform reads that loading this step does not import."""
@@ -133,24 +130,22 @@ class SentenceEmbedding(TransformerMixin, BaseEstimator):
         keys = text_keys(texts)
         missing = store.missing(keys)
         if len(missing):
-            counts = self.token_counts(tokenizer, texts[missing])
+            counts = np.zeros(len(texts), dtype=np.int64)  # tokens of each text to embed, counted once
+            counts[missing] = token_counts(tokenizer, texts[missing])
             limit = min(self.max_length, tokenizer.model_max_length)
             if (counts > limit).any():
                 log(f"{int((counts > limit).sum())} of {len(missing)} texts are longer than {limit} tokens: cut to "
                     f"their first {limit} (--set MEMBER.max_length=N keeps more, up to {tokenizer.model_max_length})")
-            fill_store(store, keys, missing, lambda rows: self.embed(tokenizer, network, texts[rows]), name, "texts",
-                       log)
+            fill_store(store, keys, missing, lambda rows: self.embed(tokenizer, network, texts[rows], counts[rows]),
+                       name, "texts", log)
         return store.lookup(keys)
 
-    @staticmethod
-    def token_counts(tokenizer, texts):
-        return np.array([len(ids) for ids in tokenizer([str(text) for text in texts])["input_ids"]])
-
-    def embed(self, tokenizer, network, texts):
+    def embed(self, tokenizer, network, texts, counts=None):
+        """The texts' embeddings; `counts`: their tokens, when counted already."""
         import torch
 
         limit = min(self.max_length, tokenizer.model_max_length)
-        counts = self.token_counts(tokenizer, texts)
+        counts = token_counts(tokenizer, texts) if counts is None else counts
         lengths = [length for length in LENGTHS if length < limit] + [limit]
         bucket = np.searchsorted(lengths, np.minimum(counts, limit))  # the shortest fixed length that holds a text
         vectors = np.zeros((len(texts), network.config.hidden_size), dtype=np.float32)
