@@ -77,7 +77,10 @@ def read_csv(path, required_columns=(), text=()):
         frame = pd.read_csv(path, dtype={column: str for column in text} or None)
     except FileNotFoundError:
         raise UserError(f"{path} not found; put the competition's files from Kaggle in {path.parent}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text ({first_bad_byte(path)}); save it as UTF-8, e.g. iconv -f latin1 -t "
+                        f"utf-8 {path.name} > {path.stem}.utf8.csv, and put that in its place") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise UserError(f"cannot read {path} as CSV ({error}); replace it with the file from Kaggle") from None
     missing = [c for c in required_columns if c not in frame.columns]
     if missing:
@@ -86,6 +89,17 @@ def read_csv(path, required_columns=(), text=()):
             "check that --data-dir points at this competition's files"
         )
     return frame
+
+
+def first_bad_byte(path):
+    """Where the file stops being UTF-8: "byte 0xe9 on line 12"."""
+    raw = Path(path).read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        return f"byte 0x{raw[error.start]:02x} on line {line}"
+    return "a byte that is not UTF-8"
 
 
 def require_unique(frame, column, path):

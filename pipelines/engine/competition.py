@@ -2,6 +2,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pipelines.core.devices import gpu_count
 from pipelines.core.errors import UserError
 from pipelines.engine.metrics import Metric
 from pipelines.engine.params import Param, as_declared, current_name, search_space
@@ -16,6 +17,10 @@ class Member:
     params: name -> Param, reached from outside as "member.name" (--set lasso.alpha=1e-3)
     needs(dataset) -> None, or why the member cannot train on this data (a text member on a table
                       without text): checked when the data is loaded
+    check(params)     raises UserError for values no range can judge (a model folder without
+                      weights): checked with `needs`, before anything is written
+    gpu_default       in the default only on a machine with a GPU (fine-tuning a transformer: hours
+                      on a CPU); it runs anywhere when named
     Both callables get the competition's shared parameters and this member's own (by their
     short names), plus `seed` (the fold's seed, for random_state) and `n_classes` (0 for regression).
     Members whose `features` is the same object share its fit in each fold.
@@ -25,6 +30,8 @@ class Member:
     model: Callable
     params: dict = field(default_factory=dict)
     needs: Callable | None = None
+    check: Callable | None = None
+    gpu_default: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,12 @@ class Competition:
         selected = self.selected_members(params)
         unfit = {name: member.needs(dataset) for name, member in selected.items() if member.needs}
         unfit = {name: why for name, why in unfit.items() if why}
+        if not chosen and not gpu_count():
+            unfit.update({name: "it is the default on a GPU only (slow on a CPU; --set models=... naming it runs it)"
+                          for name, member in selected.items() if member.gpu_default and name not in unfit})
+        for name, member in selected.items():
+            if member.check and name not in unfit:
+                member.check(self.member_params(name, params))
         if not unfit:
             return params
         if chosen:

@@ -176,7 +176,49 @@ def minilm(inputs, classification):
         "model": Param(""),  # a local folder of a Hugging Face model; empty: the packaged all-MiniLM-L6-v2
         "max_length": Param(128, low=8, high=512),
         "threads": THREADS,
-    })
+    }, check=check_model)
+
+
+def transformer(inputs, classification):
+    """A pretrained text encoder fine-tuned with a new head (pipelines/training/models/text.py): `model` a
+    local folder of a Hugging Face model (a Kaggle dataset's DeBERTa-v3, ...), empty: the packaged
+    all-MiniLM-L6-v2. A GPU's default member where there is text; on a CPU it runs when named."""
+    def model(p):
+        from pipelines.training.datamodules import TextDataModule
+        from pipelines.training.models.text import FineTunedText, FineTunedTextRegressor
+
+        module_params = {key: p[key] for key in ("max_length", "lr", "head_lr_scale", "weight_decay", "warmup",
+                                                 "layer_decay", "dropout")}
+        module_params["model"] = p["model"]
+        if classification:
+            module_params.update(n_classes=p["n_classes"], label_smoothing=p["label_smoothing"])
+        return LightningEstimator(FineTunedText if classification else FineTunedTextRegressor, module_params,
+                                  batch_size=p["batch_size"], max_epochs=p["max_epochs"],
+                                  datamodule_class=TextDataModule, datamodule_params={"eval_batch_size": 128},
+                                  threads=p["threads"])
+
+    return Member(inputs["raw_text"], model, {
+        "model": Param(""),  # a local folder of a Hugging Face model; empty: the packaged all-MiniLM-L6-v2
+        "max_length": Param(256, low=8, high=4096),
+        "lr": Param(5e-5, low=1e-7, high=1e-2, search=(1e-5, 2e-4), log=True),
+        "head_lr_scale": Param(20.0, low=1.0, high=1000.0),  # the new head starts from nothing
+        "weight_decay": Param(0.01, low=0.0, search=(1e-4, 0.1), log=True),
+        "warmup": Param(0.1, low=0.0, high=0.5, search=(0.0, 0.2)),
+        "layer_decay": Param(1.0, low=0.1, high=1.0, search=(0.7, 1.0)),  # each lower layer's rate: this times the one above
+        "dropout": Param(0.1, low=0.0, high=0.9),
+        "label_smoothing": Param(0.0, low=0.0, high=0.5),
+        "batch_size": Param(32, low=1, search=(16, 64), log=True),
+        "max_epochs": Param(3, low=1, search=(2, 5)),
+        "threads": THREADS,
+    }, check=check_model, gpu_default=True)
+
+
+def check_model(p):
+    """A model folder given with --set MEMBER.model=PATH holds weights and a tokenizer."""
+    from pipelines.training.encoders import model_folder
+
+    if p["model"]:
+        model_folder(p["model"])
 
 
 def linear_model(p, classification, solver="lbfgs"):
@@ -259,5 +301,6 @@ def logged(member):
     return lambda inputs, classification: member(inputs, classification, log_target=True)
 
 
-LIBRARY = {"lgbm": lightgbm, "xgb": xgboost, "catboost": catboost, "linear": linear, "tfidf": tfidf, "minilm": minilm, "mlp": mlp,
+LIBRARY = {"lgbm": lightgbm, "xgb": xgboost, "catboost": catboost, "linear": linear, "tfidf": tfidf, "minilm": minilm,
+           "transformer": transformer, "mlp": mlp,
            "extra_trees": extra_trees, "knn": knn, "lgbm_log": logged(lightgbm), "catboost_log": logged(catboost)}

@@ -31,7 +31,7 @@ from submissions.validate import check_finite, check_labels, check_probabilities
 
 # the text members where there is text, the table's where there are other columns (each left out, with a
 # line saying why, where it has nothing to read)
-DEFAULT_MEMBERS = ("lgbm", "catboost", "xgb", "linear", "minilm", "tfidf")
+DEFAULT_MEMBERS = ("lgbm", "catboost", "xgb", "linear", "minilm", "tfidf", "transformer")
 # A regression scored on raw values also gets GBDTs that learn log1p(target) (when no target is
 # negative): the blend or stack gives them weight where that scores better in CV (skewed prices).
 LOG_TARGET_MEMBERS = ("lgbm_log", "catboost_log")
@@ -73,6 +73,14 @@ def check_text_columns(text, data, data_dir):
         if data.X[column].isna().all() or not data.X[column].astype(str).str.strip().any():
             raise UserError(f"text column {column!r} is empty in {data_dir / 'train.csv'}; name a column that holds "
                             "text, or drop it from text=")
+
+
+def raw_text_inputs(steps, text=()):
+    """Engineered steps, then the text columns joined per row: the texts, for a member that tokenises them."""
+    def features(data, params):
+        return make_pipeline(*[clone(step) for step in steps], JoinedText(tuple(text) or tuple(data.info["columns"]["text"])))
+
+    return features
 
 
 def sentence_inputs(steps, text=()):
@@ -214,11 +222,13 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
         raise ValueError(f"submission={submission!r}: choose one of {', '.join(FORMS)}")
     text = (text,) if isinstance(text, str) else tuple(text)
     inputs = {"trees": tree_inputs(tuple(features)), "linear": linear_inputs(tuple(features), categorical),
-              "text": text_inputs(tuple(features), text), "sentences": sentence_inputs(tuple(features), text)}
+              "text": text_inputs(tuple(features), text), "sentences": sentence_inputs(tuple(features), text),
+              "raw_text": raw_text_inputs(tuple(features), text)}
     members = default_members(metric) if members is None else members
     built = declared_members(members, lambda spec: LIBRARY[spec](inputs, metric.classification),
                              "pipelines/recipes/members.py", params)
-    needs = {inputs["text"]: has_text, inputs["sentences"]: has_text, inputs["trees"]: table_needs(features),
+    needs = {inputs["text"]: has_text, inputs["sentences"]: has_text, inputs["raw_text"]: has_text,
+             inputs["trees"]: table_needs(features),
              inputs["linear"]: table_needs(features)}
     built = {name: member if member.needs or member.features not in needs else replace(member, needs=needs[member.features])
              for name, member in built.items()}

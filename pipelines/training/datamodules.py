@@ -195,3 +195,67 @@ class TensorImageDataModule(pl.LightningDataModule):
     @staticmethod
     def predict_loader(X, batch_size=1024, pad=False):
         return rows_loader(X, batch_size, pad)
+
+
+class Texts(Dataset):
+    """Raw texts (and their targets) a batch at a time: the module tokenises each batch itself."""
+
+    def __init__(self, texts, targets=None):
+        self.texts, self.targets = np.asarray(texts, dtype=object), targets
+
+    def __len__(self):
+        return len(self.texts)
+
+    def __getitem__(self, rows):
+        rows = list(rows)
+        texts = [str(text) for text in self.texts[rows]]
+        return (texts,) if self.targets is None else (texts, self.targets[rows])
+
+
+class LengthBuckets(torch.utils.data.Sampler):
+    """Batches of similar lengths in a random order: the rows shuffled, cut into buckets of `bucket`
+    batches, each bucket sorted by length and cut into batches, the batches shuffled. Padding each batch
+    to its longest text then wastes little, while every epoch still mixes the rows."""
+
+    def __init__(self, lengths, batch_size, generator, bucket=50):
+        self.lengths, self.batch_size, self.generator, self.bucket = np.asarray(lengths), batch_size, generator, bucket
+
+    def __len__(self):
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths), generator=self.generator).numpy()
+        size = self.batch_size * self.bucket
+        batches = []
+        for start in range(0, len(order), size):
+            chunk = order[start:start + size]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches += [chunk[i:i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
+        for index in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[index]
+
+
+class TextDataModule(pl.LightningDataModule):
+    """Raw texts in batches of similar length (LengthBuckets, by characters) for a module that
+    tokenises them; validation and prediction batches in the rows' order."""
+
+    def __init__(self, X_train, y_train, X_valid=None, y_valid=None, batch_size=32, eval_batch_size=128):
+        super().__init__()
+        self.train = Texts(X_train, _targets(y_train))
+        self.valid = None if X_valid is None else Texts(X_valid, _targets(y_valid))
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.seed = torch.initial_seed()  # the fold's seed, set by the cross-validation engine
+
+    def train_dataloader(self):
+        lengths = [len(str(text)) for text in self.train.texts]
+        sampler = LengthBuckets(lengths, self.batch_size, torch.Generator().manual_seed(self.seed))
+        return DataLoader(self.train, sampler=sampler, batch_size=None)
+
+    def val_dataloader(self):
+        return [] if self.valid is None else self.predict_loader(self.valid.texts, self.eval_batch_size, self.valid)
+
+    @staticmethod
+    def predict_loader(X, batch_size=128, dataset=None):
+        dataset = dataset or Texts(X)
+        return DataLoader(dataset, sampler=BatchSampler(SequentialSampler(dataset), batch_size, drop_last=False),
+                          batch_size=None)

@@ -136,11 +136,12 @@ def test_regressions_scored_on_raw_values_get_log_target_members_by_default():
         return list(tabular_competition(name="t", slug="t", id_column="id", target="y", metric=metric,
                                         **kwargs).members)
 
-    assert members("rmse") == ["lgbm", "catboost", "xgb", "linear", "minilm", "tfidf", "lgbm_log", "catboost_log"]
+    assert members("rmse") == ["lgbm", "catboost", "xgb", "linear", "minilm", "tfidf", "transformer", "lgbm_log",
+                               "catboost_log"]
     assert members("mae")[-2:] == ["lgbm_log", "catboost_log"]
     assert "lgbm_log" not in members("rmsle")  # its models already learn log1p(price)
     assert "lgbm_log" not in members("rmse", target_transform="log1p")  # every member learns the log already
-    assert members("accuracy") == ["lgbm", "catboost", "xgb", "linear", "minilm", "tfidf"]
+    assert members("accuracy") == ["lgbm", "catboost", "xgb", "linear", "minilm", "tfidf", "transformer"]
     assert members("rmse", members=("lgbm",)) == ["lgbm"]  # declared members are kept as they are
 
 

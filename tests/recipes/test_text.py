@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.core.devices import gpu_count
 from pipelines.run import main as run_main
 from tests.record.test_runs import fails, run_dirs
-from tests.synthetic import make_table, make_tweets
+from tests.synthetic import SENTIMENT_WORDS, make_table, make_tweets
 
 SENTIMENT = ('from pipelines.tabular import tabular_competition\n'
              'COMPETITION = tabular_competition(name="sentiment", slug="sentiment", id_column="id", target="sentiment",\n'
@@ -26,6 +27,8 @@ def test_a_table_of_text_alone_needs_nothing_declared(tmp_path, own_competitions
     out = capsys.readouterr().out.splitlines()
     assert "columns: 0 numbers (), 0 categories (), 1 text (text)" in out
     assert "lgbm left out: it reads numbers and categories, and the table has only text" in out
+    assert "transformer left out: it is the default on a GPU only (slow on a CPU; --set models=... naming it runs " \
+           "it)" in out or gpu_count()
     [folder] = run_dirs(in_tmp, "sentiment")
     assert json.loads((folder / "config.json").read_text())["members"] == ["minilm", "tfidf"]
     assert json.loads((folder / "metrics.json").read_text())["mean"] < 0.6  # a uniform guess scores log(3) = 1.10
@@ -64,10 +67,15 @@ def test_a_declared_text_column_is_text_however_short(tmp_path, own_competitions
     (', text=("text",)', lambda train, test: (train.assign(text=""), test), [], "text column 'text' is empty in"),
     (', text=("text",)', lambda train, test: (train, test.drop(columns="text")), [],
      "test.csv lacks column 'text'; train and test must have the same feature columns"),
+    ("", "latin-1", [], "train.csv is not UTF-8 text (byte 0xe9 on line 3); save it as UTF-8, e.g. iconv -f latin1"),
 ])
 def test_bad_text_input_is_one_clear_error(tmp_path, own_competitions, in_tmp, capsys, extra, change, argv, message):
     data = make_tweets(tmp_path / "tweets")
-    if change:
+    if change == "latin-1":  # a café written by a tool that does not write UTF-8
+        train = pd.read_csv(data / "train.csv")
+        train.loc[1, "text"] = "the café was closed"
+        train.to_csv(data / "train.csv", index=False, encoding="latin-1")
+    elif change:
         train, test = change(pd.read_csv(data / "train.csv"), pd.read_csv(data / "test.csv"))
         train.to_csv(data / "train.csv", index=False)
         test.to_csv(data / "test.csv", index=False)
@@ -100,7 +108,8 @@ def test_tuning_a_table_of_text_tunes_the_text_member(tmp_path, own_competitions
 def test_the_encoder_embeds_as_sentence_transformers_does_once_per_text(tmp_path, monkeypatch):
     from sentence_transformers import SentenceTransformer
 
-    from features.sentences import SentenceEmbedding, packaged_folder
+    from features.sentences import SentenceEmbedding
+    from pipelines.training.encoders import packaged_folder
 
     monkeypatch.setenv("PIPELINES_CACHE_DIR", str(tmp_path / "cache"))
     texts = np.array(["I love this airline!", "The flight was delayed for five hours, again, and nobody told us why.",
@@ -128,6 +137,7 @@ def test_a_model_folder_without_weights_is_refused(tmp_path, own_competitions, i
     declare(own_competitions, ', members=("minilm",)')
     fails(run_main, ["sentiment", "--data-dir", str(data), "--set", f"minilm.model={folder}", "--submission", "s.csv"],
           capsys, f"model={folder}: the folder has no weights (model.safetensors or pytorch_model.bin)")
+    assert not (in_tmp / "runs").exists() and not (in_tmp / "s.csv").exists()  # refused before any run folder
 
 
 def test_tfidf_features_save_their_vocabulary_as_arrays_and_load_the_same(tmp_path):
@@ -142,3 +152,80 @@ def test_tfidf_features_save_their_vocabulary_as_arrays_and_load_the_same(tmp_pa
     loaded = load_object(tmp_path / "features.skops")
     assert (loaded.transform(texts) != before).nnz == 0
     assert loaded.transformer_list[0][1].vocabulary_ == features.transformer_list[0][1].vocabulary_
+
+
+def tiny_encoder(folder):
+    """A two-layer, 32-wide BERT with all-MiniLM-L6-v2's tokenizer, randomly initialised: a Hugging Face
+    model folder small enough to fine-tune in a test."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from pipelines.training.encoders import packaged_folder
+
+    tokenizer = AutoTokenizer.from_pretrained(str(packaged_folder()))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+TUNED = ["--set", "models=transformer", "--set", "transformer.lr=2e-3", "--set", "transformer.max_epochs=6",
+         "--set", "transformer.batch_size=16", "--folds", "2", "--workers", "1"]
+
+
+def test_a_fine_tuned_transformer_learns_and_its_run_predicts_without_the_model_folder(
+        tmp_path, own_competitions, in_tmp, capsys):
+    data = make_tweets(tmp_path / "tweets", n_train=200, n_test=40)
+    model = tiny_encoder(tmp_path / "tiny")
+    declare(own_competitions)
+    run_main(["sentiment", "--data-dir", str(data), "--submission", "s.csv", "--set", f"transformer.model={model}",
+              *TUNED])
+    [folder] = run_dirs(in_tmp, "sentiment")
+    assert json.loads((folder / "metrics.json").read_text())["mean"] < 0.9  # a uniform guess scores log(3) = 1.10
+    import shutil
+
+    from pipelines.predict import main as predict_main
+
+    shutil.rmtree(model)  # the checkpoints hold the weights, the encoder's configuration and the tokenizer
+    predict_main([str(folder), "--submission", "p.csv"])
+    assert (in_tmp / "p.csv").read_bytes() == (in_tmp / "s.csv").read_bytes()
+
+
+def test_a_fine_tuned_transformer_predicts_a_number(tmp_path, own_competitions, in_tmp):
+    data = make_tweets(tmp_path / "tweets", n_train=200, n_test=40)
+    for name in ("train.csv", "test.csv"):  # the score: how many of the positive words a tweet holds
+        frame = pd.read_csv(data / name).drop(columns="sentiment", errors="ignore")
+        if name == "train.csv":
+            frame["score"] = frame.text.str.count("|".join(SENTIMENT_WORDS["positive"])).astype(float)
+        frame.to_csv(data / name, index=False)
+    pd.read_csv(data / "test.csv")[["id"]].assign(score=0.0).to_csv(data / "sample_submission.csv", index=False)
+    (own_competitions / "scores.py").write_text(
+        'from pipelines.tabular import tabular_competition\n'
+        'COMPETITION = tabular_competition(name="scores", slug="scores", id_column="id", target="score", '
+        'metric="rmse")\n')
+    run_main(["scores", "--data-dir", str(data), "--submission", "s.csv", "--set",
+              f"transformer.model={tiny_encoder(tmp_path / 'tiny')}", *TUNED])
+    [folder] = run_dirs(in_tmp, "scores")
+    spread = pd.read_csv(data / "train.csv").score.std()
+    assert json.loads((folder / "metrics.json").read_text())["mean"] < 0.8 * spread  # beats the mean
+    assert pd.read_csv(in_tmp / "s.csv").score.between(-1, 10).all()
+
+
+def test_layer_wise_rates_slow_each_lower_layer(tmp_path, monkeypatch):
+    from pipelines.training.models.text import FineTunedText
+
+    monkeypatch.setenv("PIPELINES_CACHE_DIR", str(tmp_path / "cache"))
+    module = FineTunedText(n_classes=3, model=tiny_encoder(tmp_path / "tiny"), lr=1e-3, layer_decay=0.5,
+                           total_steps=10)
+    optimizer = module.configure_optimizers()["optimizer"]
+    rate = {id(parameter): group["initial_lr"] for group in optimizer.param_groups for parameter in group["params"]}
+    named = dict(module.named_parameters())
+    assert rate[id(named["encoder.encoder.layer.1.output.dense.weight"])] == pytest.approx(1e-3)  # the top layer
+    assert rate[id(named["encoder.encoder.layer.0.output.dense.weight"])] == pytest.approx(5e-4)
+    assert rate[id(named["encoder.embeddings.word_embeddings.weight"])] == pytest.approx(2.5e-4)
+    assert rate[id(named["head.weight"])] == pytest.approx(2e-2)  # head_lr_scale 20
+    decay = {id(parameter): group["weight_decay"] for group in optimizer.param_groups for parameter in group["params"]}
+    assert decay[id(named["encoder.encoder.layer.0.output.LayerNorm.weight"])] == 0.0
+    assert decay[id(named["encoder.encoder.layer.0.output.dense.weight"])] == 0.01
