@@ -66,3 +66,40 @@ def tfidf_features(words, characters, min_df):
         ("words", LeanTfidf(ngram_range=(1, 2), max_features=words, token_pattern=r"(?u)\b\w+\b", **common)),
         ("characters", LeanTfidf(analyzer="char_wb", ngram_range=(2, 5), max_features=characters, **common)),
     ])
+
+
+class TextSummary(TransformerMixin, BaseEstimator):
+    """Numbers a GBDT can split on, added beside a frame's columns: each text column's length in
+    characters and in words, and the first `components` directions of the joined texts' tf-idf
+    (TruncatedSVD, fitted on the fold's training rows; 0: lengths only). The text columns stay for the
+    steps after it (which drop them)."""
+
+    def __init__(self, columns=(), components=16, seed=0):
+        self.columns = columns
+        self.components = components
+        self.seed = seed
+
+    def fit(self, X, y=None):
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.pipeline import make_pipeline
+
+        self.columns_ = [column for column in self.columns if column in X.columns]
+        self.directions_ = None
+        if self.components and self.columns_:
+            texts = JoinedText(self.columns_).fit(X).transform(X)
+            self.directions_ = make_pipeline(tfidf_features(20_000, 30_000, 2),
+                                             TruncatedSVD(self.components, random_state=self.seed)).fit(texts)
+        return self
+
+    def transform(self, X):
+        import pandas as pd
+
+        added = {}
+        for column in self.columns_:
+            text = X[column].fillna("").astype(str)
+            added[f"{column}_chars"] = text.str.len().astype(np.float32)
+            added[f"{column}_words"] = text.str.split().str.len().astype(np.float32)
+        if self.directions_ is not None:
+            values = self.directions_.transform(JoinedText(self.columns_).fit(X).transform(X))
+            added.update({f"text_svd_{k}": values[:, k].astype(np.float32) for k in range(values.shape[1])})
+        return pd.concat([X, pd.DataFrame(added, index=X.index)], axis=1)

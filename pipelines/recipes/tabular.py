@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 
 from features.sentences import SentenceEmbedding
 from features.tabular import DropIdentifiers, NativeCategories, column_roles, tabular_preprocessor
-from features.text import JoinedText, tfidf_features
+from features.text import JoinedText, TextSummary, tfidf_features
 from pipelines.core.data import class_order, load_tabular, read_csv
 from pipelines.core.errors import UserError
 from pipelines.engine.competition import Competition, Member
@@ -43,11 +43,14 @@ def default_members(metric):
     return DEFAULT_MEMBERS + (LOG_TARGET_MEMBERS if raw_regression else ())
 
 
-def tree_inputs(steps):
-    """Engineered steps, then identifiers and free text dropped (data.info["columns"]) and text columns
-    as pandas categories."""
+def tree_inputs(steps, text=()):
+    """Engineered steps, then numbers read from the free text (its lengths and `text_components` tf-idf
+    directions, features.text.TextSummary), identifiers and free text dropped (data.info["columns"]) and
+    text columns as pandas categories."""
     def features(data, params):
-        return make_pipeline(*[clone(step) for step in steps], DropIdentifiers(data.info.get("columns")),
+        columns = tuple(text) or tuple((data.info.get("columns") or {}).get("text", ()))
+        summary = [TextSummary(columns, params["text_components"], params["seed"])] if columns else []
+        return make_pipeline(*[clone(step) for step in steps], *summary, DropIdentifiers(data.info.get("columns")),
                              NativeCategories())
 
     return features
@@ -221,7 +224,7 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
     if submission not in FORMS:
         raise ValueError(f"submission={submission!r}: choose one of {', '.join(FORMS)}")
     text = (text,) if isinstance(text, str) else tuple(text)
-    inputs = {"trees": tree_inputs(tuple(features)), "linear": linear_inputs(tuple(features), categorical),
+    inputs = {"trees": tree_inputs(tuple(features), text), "linear": linear_inputs(tuple(features), categorical),
               "text": text_inputs(tuple(features), text), "sentences": sentence_inputs(tuple(features), text),
               "raw_text": raw_text_inputs(tuple(features), text)}
     members = default_members(metric) if members is None else members
@@ -254,6 +257,7 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
     return Competition(
         name=name, slug=slug, metric=metric, load=load, members=built,
         params={"skew_threshold": Param(0.75, low=0.0),
+                "text_components": Param(16, low=0, high=512),  # tf-idf directions of the text for the GBDTs
                 "stack": True,  # a second level beside the blend (competitions that do not declare it only blend)
                 **shared},
         splitter=default_splitter(metric.classification, groups is not None), groups=groups,

@@ -16,7 +16,7 @@ from pipelines.kaggle.rehearsal import rehearse
 from pipelines.package import PROJECT
 from pipelines.package import main as package_main
 from pipelines.run import main as run_main
-from tests.synthetic import make_cifar, make_house_prices
+from tests.synthetic import make_cifar, make_house_prices, make_tweets
 
 MISSING = "threadpoolctl"  # a package predict imports that the test image lacks: its wheel comes from the wheelhouse
 # packages the project installs that predicting never imports: the test image lacks them too, and no wheel of
@@ -61,6 +61,8 @@ def offline(tmp_path_factory):
      ["--folds", "2", "--set", "models=lasso,hgb"]),
     ("cifar10", lambda root: make_cifar(root / "cifar-10", n_train=60, n_test=20),
      ["--folds", "2", "--set", "cnn.max_epochs=1", "--set", "cnn.widths=8,8,8", "--set", "cnn.batch_size=16"]),
+    ("tweet_sentiment", lambda root: make_tweets(root / "tweet-sentiment", n_train=120, n_test=30),
+     ["--folds", "2", "--set", "models=minilm,tfidf"]),  # the encoder's weights come from the image's package
 ])
 def test_a_packaged_run_predicts_offline_byte_for_byte(name, make, argv, offline, tmp_path, in_tmp, capsys):
     image, wheelhouse = offline

@@ -84,14 +84,15 @@ def test_bad_text_input_is_one_clear_error(tmp_path, own_competitions, in_tmp, c
     assert not (in_tmp / "s.csv").exists() and not (in_tmp / "runs").exists()
 
 
-def test_the_text_member_on_a_table_without_text_is_refused(tmp_path, own_competitions, in_tmp, capsys):
+@pytest.mark.parametrize("member", ["tfidf", "transformer"])
+def test_a_text_member_on_a_table_without_text_is_refused(member, tmp_path, own_competitions, in_tmp, capsys):
     data = make_table(tmp_path / "table", labels=(0, 1))
     (own_competitions / "table.py").write_text(
         'from pipelines.tabular import tabular_competition\n'
         'COMPETITION = tabular_competition(name="table", slug="table", id_column="id", target="target",\n'
         '                                  metric="accuracy")\n')
-    fails(run_main, ["table", "--data-dir", str(data), "--set", "models=tfidf", "--submission", "s.csv"], capsys,
-          "tfidf cannot train on this data (the table has no text column")
+    fails(run_main, ["table", "--data-dir", str(data), "--set", f"models={member}", "--submission", "s.csv"], capsys,
+          f"{member} cannot train on this data (the table has no text column")
     assert not (in_tmp / "runs").exists()
 
 
@@ -229,3 +230,18 @@ def test_layer_wise_rates_slow_each_lower_layer(tmp_path, monkeypatch):
     decay = {id(parameter): group["weight_decay"] for group in optimizer.param_groups for parameter in group["params"]}
     assert decay[id(named["encoder.encoder.layer.0.output.LayerNorm.weight"])] == 0.0
     assert decay[id(named["encoder.encoder.layer.0.output.dense.weight"])] == 0.01
+
+
+def test_the_gbdts_read_lengths_and_tfidf_directions_of_the_text(tmp_path):
+    from features.text import TextSummary
+
+    frame = pd.read_csv(make_tweets(tmp_path / "tweets", extra_columns=True) / "train.csv")
+    frame.loc[0, "text"] = None
+    out = TextSummary(("text",), components=4, seed=0).fit(frame).transform(frame)
+    assert list(out.columns) == [*frame.columns, "text_chars", "text_words", *(f"text_svd_{k}" for k in range(4))]
+    assert out.text_chars[0] == 0 and out.text_words[1] == len(frame.text[1].split())
+    again = TextSummary(("text",), components=4, seed=0).fit(frame).transform(frame)
+    np.testing.assert_array_equal(again.filter(like="svd"), out.filter(like="svd"))  # the seed fixes the directions
+    words = frame.text.fillna("").str.contains("|".join(SENTIMENT_WORDS["positive"]))
+    best = max(abs(np.corrcoef(out[f"text_svd_{k}"], words)[0, 1]) for k in range(4))
+    assert best > 0.3  # some direction follows the class words
