@@ -17,8 +17,9 @@ class Member:
     params: name -> Param, reached from outside as "member.name" (--set lasso.alpha=1e-3)
     needs(dataset) -> None, or why the member cannot train on this data (a text member on a table
                       without text): checked when the data is loaded
-    check(params)     raises UserError for values no range can judge (a model folder without
-                      weights): checked with `needs`, before anything is written
+    check(params, dataset, log)  raises UserError for values no range can judge (a model folder
+                      without weights) and logs what the data will meet (texts cut to max_length):
+                      checked with `needs`, before anything is written
     gpu_default       in the default only on a machine with a GPU (fine-tuning a transformer: hours
                       on a CPU); it runs anywhere when named
     Both callables get the competition's shared parameters and this member's own (by their
@@ -121,7 +122,7 @@ class Competition:
                           for name, member in selected.items() if member.gpu_default and name not in unfit})
         for name, member in selected.items():
             if member.check and name not in unfit:
-                member.check(self.member_params(name, params))
+                member.check(self.member_params(name, params), dataset, lambda line, name=name: log(f"{name}: {line}"))
         if not unfit:
             return params
         if chosen:

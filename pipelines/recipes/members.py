@@ -12,6 +12,7 @@ built, so declaring a competition imports none of them.
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from features.text import JoinedText
 from pipelines.engine.competition import Member
 from pipelines.engine.params import Param
 from pipelines.training.estimator import LightningEstimator, SklearnEstimator
@@ -210,15 +211,34 @@ def transformer(inputs, classification):
         "batch_size": Param(32, low=1, search=(16, 64), log=True),
         "max_epochs": Param(3, low=1, search=(2, 5)),
         "threads": THREADS,
-    }, check=check_model, gpu_default=True)
+    }, check=check_texts, gpu_default=True)
 
 
-def check_model(p):
+def check_model(p, dataset=None, log=print):
     """A model folder given with --set MEMBER.model=PATH holds weights and a tokenizer."""
     from pipelines.training.encoders import model_folder
 
     if p["model"]:
         model_folder(p["model"])
+
+
+def check_texts(p, dataset, log=print):
+    """check_model, then how many of the training and test texts the member's tokenizer cuts to max_length."""
+    from pipelines.training.encoders import model_folder
+    from pipelines.training.models.text import load_tokenizer
+
+    check_model(p)
+    tokenizer, _, longest = load_tokenizer(model_folder(p["model"]))
+    columns = tuple(dataset.info.get("columns", {}).get("text", ()))
+    texts = [str(text) for frame in (dataset.X, dataset.X_test) if frame is not None
+             for text in JoinedText(columns).fit(frame).transform(frame)]
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    limit = min(p["max_length"], longest)
+    longer = sum(len(encoding.ids) > limit for encoding in tokenizer.encode_batch(texts))
+    if longer:
+        log(f"{longer} of {len(texts)} texts are longer than {limit} tokens: cut to their first {limit} "
+            f"(a larger max_length keeps more, up to {longest})")
 
 
 def linear_model(p, classification, solver="lbfgs"):

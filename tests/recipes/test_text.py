@@ -194,7 +194,7 @@ def test_a_fine_tuned_transformer_learns_and_its_run_predicts_without_the_model_
     assert (in_tmp / "p.csv").read_bytes() == (in_tmp / "s.csv").read_bytes()
 
 
-def test_a_fine_tuned_transformer_predicts_a_number(tmp_path, own_competitions, in_tmp):
+def test_a_fine_tuned_transformer_predicts_a_number(tmp_path, own_competitions, in_tmp, capsys):
     data = make_tweets(tmp_path / "tweets", n_train=200, n_test=40)
     for name in ("train.csv", "test.csv"):  # the score: how many of the positive words a tweet holds
         frame = pd.read_csv(data / name).drop(columns="sentiment", errors="ignore")
@@ -206,8 +206,16 @@ def test_a_fine_tuned_transformer_predicts_a_number(tmp_path, own_competitions, 
         'from pipelines.tabular import tabular_competition\n'
         'COMPETITION = tabular_competition(name="scores", slug="scores", id_column="id", target="score", '
         'metric="rmse")\n')
-    run_main(["scores", "--data-dir", str(data), "--submission", "s.csv", "--set",
-              f"transformer.model={tiny_encoder(tmp_path / 'tiny')}", *TUNED])
+    model = tiny_encoder(tmp_path / "tiny")
+    run_main(["scores", "--data-dir", str(data), "--submission", "s.csv", "--set", f"transformer.model={model}",
+              "--set", "transformer.max_length=18", *TUNED])
+    from transformers import AutoTokenizer
+
+    texts = [*pd.read_csv(data / "train.csv").text, *pd.read_csv(data / "test.csv").text]
+    longer = sum(len(ids) > 18 for ids in AutoTokenizer.from_pretrained(str(model))(texts)["input_ids"])
+    assert 0 < longer < len(texts)
+    assert (f"transformer: {longer} of {len(texts)} texts are longer than 18 tokens: cut to their first 18 "
+            "(a larger max_length keeps more, up to 64)") in capsys.readouterr().out.splitlines()
     [folder] = run_dirs(in_tmp, "scores")
     spread = pd.read_csv(data / "train.csv").score.std()
     assert json.loads((folder / "metrics.json").read_text())["mean"] < 0.8 * spread  # beats the mean

@@ -22,12 +22,16 @@ from pipelines.training.models.classification import ClassificationSteps, Regres
 
 
 def load_tokenizer(folder):
-    """The folder's fast tokenizer (converted from a slow one where transformers can) and its pad id."""
-    from transformers import AutoTokenizer
+    """The folder's fast tokenizer (converted from a slow one where transformers can), its pad id and the
+    most tokens the model reads (the tokenizer's model_max_length where it sets one: RoBERTa's 514
+    positions hold 512 tokens)."""
+    from transformers import AutoConfig, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    return tokenizer.backend_tokenizer, pad
+    positions = AutoConfig.from_pretrained(str(folder)).max_position_embeddings
+    longest = min(positions, tokenizer.model_max_length) if tokenizer.model_max_length < 10**6 else positions
+    return tokenizer.backend_tokenizer, pad, int(longest)
 
 
 class FineTunedText(ClassificationSteps, pl.LightningModule):
@@ -35,7 +39,7 @@ class FineTunedText(ClassificationSteps, pl.LightningModule):
 
     def __init__(self, n_classes, model="", max_length=256, lr=5e-5, head_lr_scale=20.0, weight_decay=0.01,
                  warmup=0.1, layer_decay=1.0, dropout=0.1, label_smoothing=0.0, total_steps=1000,
-                 encoder_config=None, pad_id=0, pretrained=True):
+                 encoder_config=None, pad_id=0, longest=0, pretrained=True):
         super().__init__()
         from transformers import AutoConfig, AutoModel
         from transformers.utils import logging
@@ -44,12 +48,12 @@ class FineTunedText(ClassificationSteps, pl.LightningModule):
         if pretrained:
             folder = model_folder(model)  # empty: the packaged all-MiniLM-L6-v2
             self.encoder = AutoModel.from_pretrained(str(folder))
-            self.tokenizer, pad_id = load_tokenizer(folder)
+            self.tokenizer, pad_id, longest = load_tokenizer(folder)
             encoder_config = self.encoder.config.to_dict()
         else:
             self.encoder = AutoModel.from_config(AutoConfig.for_model(**encoder_config))
             self.tokenizer = None  # on_load_checkpoint brings it
-        self.save_hyperparameters(ignore=["pretrained"])  # encoder_config and pad_id as found above
+        self.save_hyperparameters(ignore=["pretrained"])  # encoder_config, pad_id and longest as found above
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.encoder.config.hidden_size, n_classes)
 
@@ -68,7 +72,8 @@ class FineTunedText(ClassificationSteps, pl.LightningModule):
     def encode(self, texts):
         """Token ids and attention mask of a batch of texts, padded to its longest (cut to max_length)."""
         self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(min(self.hparams.max_length, self.encoder.config.max_position_embeddings))
+        self.tokenizer.enable_truncation(min(self.hparams.max_length,
+                                             self.hparams.longest or self.encoder.config.max_position_embeddings))
         encodings = self.tokenizer.encode_batch([str(text) for text in texts])
         length = max(len(encoding.ids) for encoding in encodings)
         ids = np.full((len(encodings), length), self.hparams.pad_id, dtype=np.int64)
