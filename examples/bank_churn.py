@@ -6,6 +6,6 @@ COMPETITION = tabular_competition(
     slug="playground-series-s4e1",   # the competition's name in its kaggle.com address
     id_column="id",
     target="Exited",
-    metric="roc_auc",                # accuracy, log_loss, roc_auc, macro_f1, qwk, rmse, rmsle, mae
-    submission="probability",        # label, probability (of the positive class) or probabilities
+    metric="roc_auc",                # accuracy, f1, map@3, rmse, mape, ... (README: Metrics)
+    submission="probability",        # label, probability (of the positive class), probabilities, top3
 )

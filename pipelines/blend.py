@@ -14,6 +14,7 @@ from pipelines.core.data import read_csv
 from pipelines.core.errors import UserError, cli_main
 from pipelines.core.files import sha256
 from pipelines.engine.crossval import CVResult
+from pipelines.engine.decisions import decide
 from pipelines.engine.ensemble import blend, equal_weights
 from pipelines.engine.folds import Fold
 from pipelines.engine.report import format_score, save_outputs, write_competition_submission
@@ -79,6 +80,8 @@ def blend_runs(paths, submission_path=None, log=print):
                             for k, (_, rows) in enumerate(splits)]
     log("blend weights: " + ", ".join(f"{label} {weight:.3f}" for label, weight in weights.items())
         + (" (equal: one holdout split has no other folds to fit them on)" if equal_weights(splits) else ""))
+    if competition.metric.decision is not None:
+        result = decide(result, data.y, splits, competition.metric, excluded, log)
     log(f"CV {competition.metric.name}: {format_score(result.mean, result.std)}")
 
     submission_path = Path(submission_path) if submission_path else default_path(competition.name)
@@ -94,7 +97,7 @@ def blend_runs(paths, submission_path=None, log=print):
     log(f"run folder: {folder.path}")
     try:
         path = write_competition_submission(competition, data.test_ids, result.test, data.info["classes"], data.sample,
-                                            submission_path, log)
+                                            submission_path, log, decision=result.decision)
         save_outputs(folder, competition, data, result, results, weights, folds, excluded, time.perf_counter() - start)
         folder.complete(submission=str(path), submission_sha256=sha256(path))
     except BaseException as error:

@@ -14,6 +14,7 @@ from pipelines.core.errors import UserError, cli_main
 from pipelines.core.files import sha256
 from pipelines.core.logs import LOGGERS, check_logger
 from pipelines.engine.crossval import FoldPlan, cross_validate_members, registered
+from pipelines.engine.decisions import decide
 from pipelines.engine.ensemble import blend, equal_weights, stack
 from pipelines.engine.folds import splits_of
 from pipelines.engine.options import (
@@ -169,7 +170,7 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
         result, results, weights, stacker = cross_validate_and_blend(competition, dataset, data_dir, folder, settings,
                                                                      splits, excluded, workers, budget)
         path = write_competition_submission(competition, dataset.test_ids, result.test, dataset.info.get("classes"),
-                                            dataset.sample, submission_path)
+                                            dataset.sample, submission_path, decision=result.decision)
         save_outputs(folder, competition, dataset, result, results, weights, fold_of_rows(splits, len(dataset.y)),
                      excluded, time.perf_counter() - start, stacker)
         folder.complete(submission=str(path), submission_sha256=sha256(path))
@@ -210,6 +211,8 @@ def cross_validate_and_blend(competition, dataset, data_dir, folder, settings, s
                   f"the {'stack' if better else 'blend'} makes the submission")
             if better:
                 result, stacker = stacked, model
+    if competition.metric.decision is not None:
+        result = decide(result, dataset.y, splits, competition.metric, excluded)
     print(f"CV {metric}: {format_score(result.mean, result.std)}")
     if excluded.any():  # for comparison with public notebooks, which drop such rows before CV
         kept = result.validated & ~excluded

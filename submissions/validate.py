@@ -65,6 +65,16 @@ def check_labels(frame, source, classes):
         raise UserError(f"{source} row {row + 2} has label {label}, not one of {shown}")
 
 
+def check_top_labels(frame, source, classes, k):
+    """Each row holds `k` different labels of `classes`, space-separated (MAP@k's answer)."""
+    allowed = {str(c) for c in classes}
+    for row, value in enumerate(frame.iloc[:, 1].astype(str)):
+        labels = value.split()
+        if len(labels) != k or len(set(labels)) != k or not set(labels) <= allowed:
+            raise UserError(f"{source} row {row + 2} has {value!r}; expected {k} different labels of "
+                            f"{', '.join(sorted(allowed)[:8])}{', ...' if len(allowed) > 8 else ''}, space-separated")
+
+
 def check_labels_in(classes):
     """A value check against a fixed class list."""
     return lambda frame, source, _=None: check_labels(frame, source, classes)

@@ -348,3 +348,44 @@ def make_tweets(folder, n_train=300, n_test=80, seed=0, extra_columns=False):
     sample = pd.DataFrame({"id": frame.id.iloc[n_train:], **{name: 1 / 3 for name in classes}})
     sample.to_csv(folder / "sample_submission.csv", index=False)
     return folder
+
+
+def make_playground(folder, target, labels=None, form="label", n_train=400, n_test=100, seed=0, weights=None,
+                    text=False, noise=0.3):
+    """A playground-series table in Kaggle's layout: numbers and a category deciding `target`, one of
+    `labels` (drawn with `weights`, by quantiles of a score with `noise`) or, without labels, a positive
+    number.
+    The sample submission's form: "label", "topK" (K labels, space-separated), "prefixed" (a probability
+    column per class named target_class, Kaggle's Status_C) or "number". `text`: a tweet column too."""
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = n_train + n_test
+    frame = pd.DataFrame({"id": np.arange(n) + 7000, "Temparature": rng.normal(30, 5, n).round(1),
+                          "Moisture": rng.uniform(20, 70, n).round(1), "Soil Type": rng.choice(["Sandy", "Clayey",
+                                                                                                "Loamy"], n),
+                          "Nitrogen": rng.integers(0, 45, n)})
+    score = ((frame.Temparature - 30) / 5 + np.sin(frame.Moisture / 8) + (frame["Soil Type"] == "Sandy")
+             + rng.normal(0, noise, n))
+    if text:
+        words = np.array(["storm", "fire", "flood", "evacuate", "sunny", "lunch", "music", "happy", "weekend"])
+        frame["text"] = [" ".join(rng.choice(words[:4] if s > 0.5 else words[4:], 6)) + f" #{i}"
+                         for i, s in enumerate(score)]
+    if labels is None:
+        values = np.exp(score / 2).round(4) * 100
+    else:
+        cuts = np.quantile(score, np.cumsum(weights or [1 / len(labels)] * len(labels))[:-1])
+        values = np.array(labels, dtype=object)[np.digitize(score, cuts)]
+    train = frame.iloc[:n_train].assign(**{target: values[:n_train]})
+    train.to_csv(folder / "train.csv", index=False)
+    frame.iloc[n_train:].to_csv(folder / "test.csv", index=False)
+    sample = pd.DataFrame({"id": frame.id.iloc[n_train:]})
+    if form == "prefixed":
+        for label in labels:
+            sample[f"{target}_{label}"] = 1 / len(labels)
+    elif form.startswith("top"):
+        sample[target] = " ".join(map(str, labels[:int(form[3:])]))
+    else:
+        sample[target] = labels[0] if labels is not None else 1.0
+    sample.to_csv(folder / "sample_submission.csv", index=False)
+    return folder

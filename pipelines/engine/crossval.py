@@ -31,6 +31,7 @@ class CVResult:
     oof: np.ndarray          # out-of-fold predictions in model space (NaN where never validated)
     validated: np.ndarray    # rows that had an out-of-fold prediction
     test: np.ndarray         # test predictions: the fold models' average, or the refit model's
+    decision: dict | None = None  # the metric's decision rule fitted on every out-of-fold row (pipelines/engine/decisions.py)
 
     @property
     def scores(self):

@@ -5,6 +5,11 @@ numbers for regression ones, on the metric's link scale (log1p prices for RMSLE,
 is Kaggle's RMSLE). Each metric knows its direction and a smooth loss that blend weights are
 fitted on: log loss for every classification metric (accuracy and AUC do not move an
 optimiser), RMSE in model space for regression.
+
+Metrics that score hard decisions on two classes (F1, MCC) or ordered classes (QWK) carry a decision
+rule (pipelines/engine/decisions.py): a threshold or cut points fitted on out-of-fold predictions.
+A member's CV scores its argmax labels; the run's final predictions are scored with rules fitted
+on the other folds' rows, and the rule fitted on every row decides the test labels.
 """
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -13,6 +18,7 @@ import numpy as np
 from sklearn import metrics as sk
 
 from pipelines.core.errors import UserError
+from pipelines.engine.decisions import CutPoints, Threshold
 
 EPS = 1e-15  # Kaggle's clipping for log loss
 
@@ -44,8 +50,59 @@ def macro_f1(labels, probabilities):
     return float(sk.f1_score(np.asarray(labels), _labels(probabilities), average="macro"))
 
 
-def quadratic_kappa(labels, probabilities):
-    return float(sk.cohen_kappa_score(np.asarray(labels), _labels(probabilities), weights="quadratic"))
+def labels_scored(score):
+    """A score of (true labels, predicted labels) as a score of probabilities: their argmax."""
+    return lambda labels, probabilities: score(np.asarray(labels), _labels(probabilities))
+
+
+def f1_labels(labels, predicted):
+    """Binary F1 of the second class (1 of 0/1, True of False: class_order sorts it last)."""
+    return float(sk.f1_score(labels, predicted, pos_label=1, zero_division=0.0))
+
+
+def mcc_labels(labels, predicted):
+    return float(sk.matthews_corrcoef(labels, predicted))
+
+
+def qwk_labels(labels, predicted):
+    return float(sk.cohen_kappa_score(labels, predicted, weights="quadratic"))
+
+
+def balanced_accuracy(labels, probabilities):
+    return float(sk.balanced_accuracy_score(np.asarray(labels), _labels(probabilities)))
+
+
+def top_k(probabilities, k):
+    """Each row's k most probable class indices, the most probable first (ties: the lower index)."""
+    return np.argsort(-np.asarray(probabilities, dtype=np.float64), axis=1, kind="stable")[:, :k]
+
+
+def map_at(k):
+    """Mean average precision at k with one true label a row: 1 / rank of the label among the row's k
+    most probable classes, 0 when it is not among them (Kaggle's MAP@k)."""
+    def score(labels, probabilities):
+        hits = top_k(probabilities, k) == np.asarray(labels)[:, None]
+        return float((hits / np.arange(1, hits.shape[1] + 1)).sum(axis=1).mean())
+
+    return score
+
+
+def r2(y_true, y_pred):
+    return float(sk.r2_score(np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)))
+
+
+def positive_log(values):
+    """log of a target that must be above 0 (MAPE divides by it): a clear error where one is not."""
+    values = np.asarray(values, dtype=np.float64)
+    if (values <= 0).any():
+        raise UserError(f"mape divides by the target, and {int((values <= 0).sum())} of its values are 0 or less; "
+                        "choose mae or rmse, or drop those rows")
+    return np.log(values)
+
+
+def mape(log_targets, log_predictions):
+    """Mean absolute percentage error of values whose logs the models predict."""
+    return float(sk.mean_absolute_percentage_error(np.exp(log_targets), np.exp(log_predictions)))
 
 
 def rmse(y_true, y_pred):
@@ -70,6 +127,9 @@ class Metric:
     from_model: Callable | None = None
     target_transform: str | None = None  # models learn this transform of the target; the score is on raw values
     floor: float | None = None  # the least valid target (0 for RMSLE): predictions below it are clipped to it
+    decision: object | None = None  # a rule fitted on out-of-fold predictions (pipelines/engine/decisions.py)
+    label_score: Callable | None = None  # with a decision: the score of (true labels, decided labels)
+    binary: bool = False  # scores two classes only
 
     @property
     def direction(self):
@@ -107,16 +167,28 @@ def rmsle(log_targets, log_predictions):
     return rmse(log_targets, np.maximum(np.asarray(log_predictions, dtype=np.float64), 0.0))
 
 
+def decided(name, label_score, decision, binary=False):
+    """A classification metric of hard labels whose decision rule is fitted on out-of-fold rows."""
+    return Metric(name, labels_scored(label_score), True, "classification", decision=decision,
+                  label_score=label_score, binary=binary)
+
+
 METRICS = {
     "accuracy": Metric("accuracy", accuracy, True, "classification"),
+    "balanced_accuracy": Metric("balanced_accuracy", balanced_accuracy, True, "classification"),
     "log_loss": Metric("log_loss", log_loss, False, "classification"),
     "roc_auc": Metric("roc_auc", roc_auc, True, "classification"),
     "macro_f1": Metric("macro_f1", macro_f1, True, "classification"),
-    "qwk": Metric("qwk", quadratic_kappa, True, "classification"),
+    "f1": decided("f1", f1_labels, Threshold(), binary=True),
+    "mcc": decided("mcc", mcc_labels, Threshold(), binary=True),
+    "qwk": decided("qwk", qwk_labels, CutPoints()),
     "rmse": Metric("rmse", rmse, False),
     "rmsle": Metric("rmsle", rmsle, False, to_model=np.log1p, from_model=expm1_from_zero, floor=0.0),
     "mae": Metric("mae", mae, False),
+    "mape": Metric("mape", mape, False, to_model=positive_log, from_model=np.exp),
+    "r2": Metric("r2", r2, True),
 }
+MAP_AT = "map@"  # map@K for any K: "map@3"
 
 
 TARGET_TRANSFORMS = {"log1p": (np.log1p, expm1_from_zero, 0.0), "log": (np.log, np.exp, None)}  # link, inverse, floor
@@ -139,6 +211,13 @@ def with_target_transform(metric, transform):
 
 
 def metric(name):
+    if isinstance(name, str) and name.startswith(MAP_AT) and name[len(MAP_AT):].isdigit() and int(name[len(MAP_AT):]):
+        return Metric(name, map_at(int(name[len(MAP_AT):])), True, "classification")
     if name not in METRICS:
-        raise UserError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}")
+        raise UserError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}, map@K (map@3)")
     return METRICS[name]
+
+
+def top_k_of(metric):
+    """K of a map@K metric, else None."""
+    return int(metric.name[len(MAP_AT):]) if metric.name.startswith(MAP_AT) else None

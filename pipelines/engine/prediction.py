@@ -176,4 +176,4 @@ def predict(run_dir, data_dir=None, submission_path=None, workers=Workers(), log
     dataset, test = test_predictions(folder, data_dir, workers, log)
     path = Path(submission_path) if submission_path else default_path(competition.name)
     return write_competition_submission(competition, dataset.test_ids, test, folder.config.get("classes"),
-                                        dataset.sample, path, log)
+                                        dataset.sample, path, log, decision=folder.metrics.get("decision"))

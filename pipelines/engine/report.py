@@ -45,6 +45,8 @@ def save_outputs(folder, competition, dataset, result, results, weights, folds, 
     row ids, targets, folds, excluded rows), oof.csv, learning curves, a copy of the sample submission,
     and the second level (stacker.skops) when a stack makes the submission."""
     summary = metrics_summary(result, seconds)
+    if result.decision is not None:
+        summary["decision"] = result.decision
     if weights is not None:
         summary["members"] = {name: metrics_summary(member) for name, member in results.items()}
         summary["blend_weights"] = weights
@@ -123,12 +125,16 @@ def say_clipped(metric, predictions, log=print):
             f"{metric.target_transform and 'the target' or metric.name} takes: clipped to {metric.floor:g}")
 
 
-def write_competition_submission(competition, test_ids, predictions, classes, sample, path, log=print):
+def write_competition_submission(competition, test_ids, predictions, classes, sample, path, log=print,
+                                 decision=None):
     """The competition's submission of `predictions` (model space), in the sample's order, validated and
-    written atomically to `path`; returns the path."""
+    written atomically to `path`; returns the path. With the run's `decision` rule, the labels it decides
+    reach the submission as probabilities of 0 and 1."""
     from submissions.write import align_to_sample, write_submission
 
     say_clipped(competition.metric, predictions, log)
+    if decision is not None:  # the decided labels as probabilities of 0 and 1, whose argmax a label form takes
+        predictions = np.eye(np.shape(predictions)[1])[competition.metric.decision.apply(decision, predictions)]
     frame = competition.submission(test_ids, predictions, classes)
     return write_submission(align_to_sample(frame, sample), sample, path, competition.check_submission, classes)
 

@@ -25,8 +25,8 @@ from pipelines.engine.params import Param
 from pipelines.engine.splits import default_splitter
 from pipelines.recipes.image_members import GPU_PHOTOS, GPU_SMALL, LIBRARY
 from pipelines.recipes.tabular import (
-    FORMS,
     check_classes,
+    check_form,
     declared_members,
     tabular_check,
     tabular_submission,
@@ -96,7 +96,7 @@ def image_loader(id_column, target, metric, labels, images, test_images, form, p
             else:
                 dataset.y, found = model_space_target(frame[target], metric, labels_path)
             if metric.classification:
-                check_classes(found, form, positive, sample, target, labels_path)
+                check_classes(found, form, positive, sample, target, labels_path, metric)
                 if imagenet_classes and len(found) > imagenet_classes[1] - imagenet_classes[0]:
                     raise UserError(f"{labels_path}: {len(found)} classes, but imagenet_classes={imagenet_classes} "
                                     f"holds {imagenet_classes[1] - imagenet_classes[0]}; give the range of ImageNet "
@@ -151,8 +151,7 @@ def image_competition(name, slug, id_column, target, metric, labels="train.csv",
     mirror: whether a mirrored image keeps its label (photos: yes; digits, letters, text: no), for the
     members' training augmentation and test-time views."""
     metric = with_target_transform(metric_named(metric) if isinstance(metric, str) else metric, target_transform)
-    if submission not in FORMS:
-        raise ValueError(f"submission={submission!r}: choose one of {', '.join(FORMS)}")
+    check_form(submission, metric)
     if resize not in RESIZE:
         raise ValueError(f"resize={resize!r}: choose one of {', '.join(RESIZE)}")
     if imagenet_classes is not None and not (len(imagenet_classes) == 2 and

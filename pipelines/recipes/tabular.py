@@ -23,11 +23,12 @@ from pipelines.core.data import class_order, load_tabular, read_csv
 from pipelines.core.errors import UserError
 from pipelines.engine.competition import Competition, Member
 from pipelines.engine.metrics import metric as metric_named
+from pipelines.engine.metrics import top_k
 from pipelines.engine.metrics import with_target_transform
 from pipelines.engine.params import Param, as_declared
 from pipelines.engine.splits import default_splitter
 from pipelines.recipes.members import LIBRARY
-from submissions.validate import check_finite, check_labels, check_probabilities
+from submissions.validate import check_finite, check_labels, check_probabilities, check_top_labels
 
 # the text members where there is text, the table's where there are other columns (each left out, with a
 # line saying why, where it has nothing to read)
@@ -35,7 +36,26 @@ DEFAULT_MEMBERS = ("lgbm", "catboost", "xgb", "linear", "minilm", "tfidf", "tran
 # A regression scored on raw values also gets GBDTs that learn log1p(target) (when no target is
 # negative): the blend or stack gives them weight where that scores better in CV (skewed prices).
 LOG_TARGET_MEMBERS = ("lgbm_log", "catboost_log")
-FORMS = ("label", "probability", "probabilities")  # decoded labels, the positive class's probability, one column a class
+# decoded labels, the positive class's probability, one column a class; "top3" (any K): the K most probable
+# labels in one column, space-separated, the most probable first (MAP@K)
+FORMS = ("label", "probability", "probabilities", "topK")
+
+
+def top_k_form(form):
+    """K of a "topK" submission form ("top3"), else None."""
+    return int(form[3:]) if form.startswith("top") and form[3:].isdigit() and int(form[3:]) > 0 else None
+
+
+def check_form(form, metric):
+    """The submission form is one of FORMS and fits the metric (a decided metric writes labels)."""
+    if form not in FORMS[:3] and top_k_form(form) is None:
+        raise UserError(f"submission={form!r}: choose one of label, probability, probabilities, top3 (any K)")
+    if form != "label" and metric.classification and metric.decision is not None:
+        raise UserError(f"submission={form!r} does not go with metric={metric.name!r}: it scores the labels "
+                         "a fitted decision rule gives; use submission='label'")
+    if form != "label" and not metric.classification:
+        raise UserError(f"submission={form!r} is for classes; metric={metric.name!r} scores numbers: leave "
+                         "submission out")
 
 
 def default_members(metric):
@@ -153,6 +173,9 @@ def tabular_submission(id_column, target, metric, form, positive):
             frame[target] = metric.model_to_target(np.asarray(predictions, dtype=np.float64))
         elif form == "label":
             frame[target] = pd.Series([classes[k] for k in np.argmax(predictions, axis=1)], dtype=object)
+        elif top_k_form(form):
+            names = np.array([str(name) for name in classes], dtype=object)
+            frame[target] = [" ".join(row) for row in names[top_k(predictions, top_k_form(form))]]
         elif form == "probability":
             frame[target] = np.asarray(predictions)[:, positive_index(classes, positive)]
         else:  # rows summing to 1 exactly where rounding left them off by a little (a blend's); others fail the check
@@ -172,8 +195,18 @@ def positive_index(classes, positive):
     return -1 if positive is None else [str(name) for name in classes].index(str(positive))
 
 
-def check_classes(classes, form, positive, sample, target, where):
-    """The submission form fits the classes, checked when the data loads rather than after training."""
+def check_classes(classes, form, positive, sample, target, where, metric=None):
+    """The submission form and the metric fit the classes, checked when the data loads rather than after
+    training."""
+    if metric is not None and metric.binary and len(classes) != 2:
+        raise UserError(f"metric={metric.name!r} scores two classes; {target!r} in {where} has {len(classes)} "
+                        f"({', '.join(map(str, classes[:6]))}): choose macro_f1, accuracy or log_loss")
+    if metric is not None and metric.binary and positive is not None and str(positive) != str(classes[-1]):
+        raise UserError(f"metric={metric.name!r} takes the last class ({classes[-1]!r}) as positive; positive="
+                        f"{positive!r} is another: leave positive out, or recode {target!r} so it sorts last")
+    if top_k_form(form) and top_k_form(form) > len(classes):
+        raise UserError(f"submission={form!r} writes {top_k_form(form)} labels a row, but {target!r} in {where} has "
+                        f"{len(classes)} classes: choose top{len(classes)} or fewer")
     if form == "probability" and positive is not None and str(positive) not in map(str, classes):
         raise UserError(f"positive={positive!r} is not a class of {target!r} in {where}; choose one of "
                         f"{', '.join(map(str, classes))}")
@@ -182,6 +215,8 @@ def check_classes(classes, form, positive, sample, target, where):
                         "use submission='probabilities' (a column per class) or 'label'")
     if form == "probabilities":
         columns, names = [str(c) for c in sample.columns[1:]], [str(c) for c in classes]
+        if sorted(columns) == sorted(f"{target}_{name}" for name in names):  # Kaggle's Status_C, Status_CL, ...
+            return
         if sorted(columns) != sorted(names):
             missing = [name for name in names if name not in columns]
             extra = [column for column in columns if column not in names]
@@ -197,6 +232,8 @@ def tabular_check(metric, form):
             check_finite(frame, source, minimum=metric.floor)
         elif form == "label":
             check_labels(frame, source, classes)
+        elif top_k_form(form):
+            check_top_labels(frame, source, classes, top_k_form(form))
         else:
             check_probabilities(frame, source, sums_to_one=form == "probabilities")
 
@@ -221,8 +258,7 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
     inverse); text: columns of free text for the text members (default: those found, which are mostly
     unique with a median of 25 characters and 4 words)."""
     metric = with_target_transform(metric_named(metric) if isinstance(metric, str) else metric, target_transform)
-    if submission not in FORMS:
-        raise ValueError(f"submission={submission!r}: choose one of {', '.join(FORMS)}")
+    check_form(submission, metric)
     text = (text,) if isinstance(text, str) else tuple(text)
     inputs = {"trees": tree_inputs(tuple(features), text), "linear": linear_inputs(tuple(features), categorical),
               "text": text_inputs(tuple(features), text), "sentences": sentence_inputs(tuple(features), text),
@@ -241,7 +277,8 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
         data = load_tabular(data_dir, id_column, target, metric, sample=sample_submission, read_train=train,
                             keep_id=keep_id)
         if train and metric.classification:
-            check_classes(data.info["classes"], submission, positive, data.sample, target, data_dir / "train.csv")
+            check_classes(data.info["classes"], submission, positive, data.sample, target, data_dir / "train.csv",
+                          metric)
         if train:
             check_text_columns(text, data, data_dir)
             roles = data.info["columns"] = column_roles(data.X, data.X_test, text)
