@@ -160,7 +160,10 @@ def run(competition, data_dir, settings, submission_path=None, resume=None):
                       config["code"]["digest"])
     folder = open_run_folder(competition, config, resume)
     submission_path = Path(submission_path or folder.config["submission"])
-    print(f"{competition.name}: {len(dataset.y)} train rows, {len(dataset.test_ids)} test rows, "
+    extra = dataset.info.get("extra_rows", 0)
+    rows = f"{len(dataset.y) - extra} train rows" + (f" and {extra} extra (every fold trains on them, none is "
+                                                      "validated)" if extra else "")
+    print(f"{competition.name}: {rows}, {len(dataset.test_ids)} test rows, "
           f"{folds} fold{'s' if folds > 1 else ''}, seed {seed}, {workers.describe()}", flush=True)
     for line in column_lines(dataset.info["columns"]) if "columns" in dataset.info else ():
         print(line, flush=True)

@@ -109,7 +109,7 @@ def require_unique(frame, column, path):
 
 
 def load_tabular(data_dir, id_column, target_column, metric, train="train.csv", test="test.csv",
-                 sample="sample_submission.csv", read_train=True, keep_id=False):
+                 sample="sample_submission.csv", read_train=True, keep_id=False, extra_train=(), extra_flag=None):
     """Kaggle's tabular layout: train has id, features and target; test the same without target.
     Ids, and the class labels of a classification target, are read as text, as the files hold
     them. Targets come out in the metric's model space: class indices (info["classes"] keeps the
@@ -130,6 +130,8 @@ def load_tabular(data_dir, id_column, target_column, metric, train="train.csv", 
                       test_ids=test_frame[id_column].to_numpy(), sample=sample_frame, train_ids=None,
                       inputs=[data_dir / test, data_dir / sample])
     if not read_train:
+        if extra_flag is not None:
+            dataset.X_test = dataset.X_test.assign(**{extra_flag: 0})
         return dataset
     labels = [target_column] if metric.classification else []  # a class 01 stays 01 in the submission
     train_frame = read_csv(data_dir / train, [id_column, target_column], text=[id_column, *labels])
@@ -140,6 +142,18 @@ def load_tabular(data_dir, id_column, target_column, metric, train="train.csv", 
         what = f"lacks column {missing[0]!r}" if missing else f"has column {extra[0]!r} that {train} lacks"
         raise UserError(f"{data_dir / test} {what}; train and test must have the same feature columns")
     require_unique(train_frame, id_column, data_dir / train)
+    extras = [read_extra(data_dir / name, train_frame, id_column, target_column, features, labels, data_dir / train)
+              for name in extra_train]
+    if extra_flag is not None:
+        if extra_flag in train_frame.columns:
+            raise UserError(f"extra_flag={extra_flag!r}: {data_dir / train} has such a column already; name another")
+        train_frame, test_frame = train_frame.assign(**{extra_flag: 0}), test_frame.assign(**{extra_flag: 0})
+        extras = [extra.assign(**{extra_flag: 1}) for extra in extras]
+        features.append(extra_flag)
+    if extras:
+        dataset.info["extra_rows"] = sum(len(extra) for extra in extras)
+        dataset.inputs += [data_dir / name for name in extra_train]
+        train_frame = pd.concat([train_frame, *extras], ignore_index=True)
     dataset.y, classes = model_space_target(train_frame[target_column], metric, f"{data_dir / train}")
     if classes is not None:
         dataset.info["classes"] = classes
@@ -147,6 +161,38 @@ def load_tabular(data_dir, id_column, target_column, metric, train="train.csv", 
     dataset.train_ids = train_frame[id_column].to_numpy()
     dataset.inputs.insert(0, data_dir / train)
     return dataset
+
+
+def read_extra(path, train, id_column, target_column, features, labels, train_path):
+    """Rows of an extra training file, checked against train's: the same feature columns and target (the
+    id column optional: missing, its rows are named "<file stem>-<n>"), ids and classes train's do not
+    collide with or lack."""
+    if not path.is_file():
+        raise UserError(f"extra_train: {path} not found; put the file there (the competition's original data set "
+                        "is a Kaggle dataset of its own) or name where it is")
+    frame = read_csv(path, [target_column, *features], text=[id_column, *labels])
+    other = [c for c in frame.columns if c not in (id_column, target_column, *features)]
+    if other:
+        raise UserError(f"{path} has column {other[0]!r} that {train_path.name} lacks; extra training rows need "
+                        f"{train_path.name}'s columns: drop or rename it")
+    missing = frame[target_column].isna().to_numpy()
+    if missing.any():
+        raise UserError(f"{path}: target {target_column!r} is missing in row {int(np.flatnonzero(missing)[0]) + 2}; "
+                        "drop such rows")
+    if id_column in frame.columns:
+        require_unique(frame, id_column, path)
+        shared = frame[id_column][frame[id_column].isin(set(train[id_column]))]
+        if len(shared):
+            raise UserError(f"{path} repeats the id {shared.iloc[0]} of {train_path.name}; give its rows other ids, "
+                            f"or drop its {id_column!r} column")
+    else:
+        frame.insert(0, id_column, [f"{path.stem}-{n}" for n in range(len(frame))])
+    if labels:
+        unknown = sorted(set(frame[target_column].dropna().astype(str)) - set(train[target_column].astype(str)))
+        if unknown:
+            raise UserError(f"{path} has class {unknown[0]!r} of {target_column!r}, which {train_path.name} lacks; "
+                            "drop those rows")
+    return frame[[id_column, *features, target_column]]
 
 
 def class_order(labels):

@@ -57,18 +57,29 @@ def default_splitter(classification, grouped):
             (False, True): group_kfold, (True, True): stratified_group_kfold}[bool(classification), bool(grouped)]
 
 
-def split(splitter, dataset, folds, groups=None):
-    """The (train rows, validation rows) of each fold; `groups` (one per training row) keep groups whole."""
+def split(splitter, y, folds, groups=None):
+    """The (train rows, validation rows) of each fold of targets `y`; `groups` (one per row) keep groups whole."""
     try:
-        return list(splitter.split(np.zeros(len(dataset.y)), dataset.y, groups))
+        return list(splitter.split(np.zeros(len(y)), y, groups))
     except ValueError as error:
-        raise UserError(f"cannot make {folds} folds of {len(dataset.y)} training rows ({error}); use fewer --folds") from None
+        raise UserError(f"cannot make {folds} folds of {len(y)} training rows ({error}); use fewer --folds") from None
+
+
+def extra_rows(dataset):
+    """The rows of extra training files (a playground's original data): the last info["extra_rows"] rows."""
+    count = dataset.info.get("extra_rows", 0)
+    return np.arange(len(dataset.y) - count, len(dataset.y))
 
 
 def competition_splits(competition, dataset, folds, seed):
-    """The competition's splits of the training rows (keeping groups whole when it declares them)."""
-    groups = None if competition.groups is None else np.asarray(competition.groups(dataset))
-    return split(competition.splitter(folds, seed), dataset, folds, groups)
+    """The competition's splits of the training rows (keeping groups whole when it declares them). Rows of
+    extra training files join every fold's training rows and are never validated: the CV scores only the
+    competition's own rows."""
+    extra = extra_rows(dataset)
+    own = len(dataset.y) - len(extra)
+    groups = None if competition.groups is None else np.asarray(competition.groups(dataset))[:own]
+    splits = split(competition.splitter(folds, seed), dataset.y[:own], folds, groups)
+    return [(np.concatenate([train_rows, extra]), valid_rows) for train_rows, valid_rows in splits]
 
 
 def fold_of_rows(splits, n_rows):

@@ -243,7 +243,7 @@ def tabular_check(metric, form):
 def tabular_competition(name, slug, id_column, target, metric, submission="label", features=(), groups=None,
                         members=None, params=None, presets=None, positive=None, keep_id=False,
                         categorical=(), exclude_from_training=None, sample_submission="sample_submission.csv",
-                        target_transform=None, text=(), description=""):
+                        target_transform=None, text=(), extra_train=(), extra_flag=None, description=""):
     """A Competition for Kaggle's tabular layout (train.csv, test.csv, sample_submission.csv).
 
     metric: a name from pipelines/engine/metrics.py; submission: "label", "probability" (binary: the
@@ -256,10 +256,14 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
     sample_submission: the sample file's name; target_transform: "log1p" or "log" for regression
     scored on raw values (members learn the transformed target, predictions come back through its
     inverse); text: columns of free text for the text members (default: those found, which are mostly
-    unique with a median of 25 characters and 4 words)."""
+    unique with a median of 25 characters and 4 words); extra_train: CSVs of more training rows with
+    train.csv's columns (a playground's original data; the id column optional) that train every fold and
+    are never validated, so the CV scores only the competition's rows; extra_flag: a column added as 1 on
+    those rows and 0 on the others."""
     metric = with_target_transform(metric_named(metric) if isinstance(metric, str) else metric, target_transform)
     check_form(submission, metric)
     text = (text,) if isinstance(text, str) else tuple(text)
+    extra_train = (extra_train,) if isinstance(extra_train, str) else tuple(extra_train)
     inputs = {"trees": tree_inputs(tuple(features), text), "linear": linear_inputs(tuple(features), categorical),
               "text": text_inputs(tuple(features), text), "sentences": sentence_inputs(tuple(features), text),
               "raw_text": raw_text_inputs(tuple(features), text)}
@@ -275,7 +279,7 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
 
     def load(data_dir, params=None, train=True):
         data = load_tabular(data_dir, id_column, target, metric, sample=sample_submission, read_train=train,
-                            keep_id=keep_id)
+                            keep_id=keep_id, extra_train=extra_train, extra_flag=extra_flag)
         if train and metric.classification:
             check_classes(data.info["classes"], submission, positive, data.sample, target, data_dir / "train.csv",
                           metric)

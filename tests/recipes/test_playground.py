@@ -167,3 +167,43 @@ def test_fitted_decisions_beat_the_argmax_on_held_out_rows():
     fitted = sk.cohen_kappa_score(truth[held], CutPoints().apply(rule, soft[held]), weights="quadratic")
     argmax = sk.cohen_kappa_score(truth[held], soft[held].argmax(axis=1), weights="quadratic")
     assert fitted > argmax + 0.03, (fitted, argmax)
+
+
+def original_data(data, rows=600, seed=1, **changes):
+    """The playground's original data set: rows drawn by the same rule, without the id column."""
+    source = make_playground(data.parent / "original-source", "num_sold", form="number", n_train=rows, seed=seed)
+    frame = pd.read_csv(source / "train.csv").drop(columns="id")
+    for column, values in changes.items():
+        frame[column] = values
+    frame.to_csv(data / "original.csv", index=False)
+    return frame
+
+
+def test_original_rows_train_every_fold_and_are_never_scored(tmp_path, own_competitions, in_tmp, capsys):
+    data = make_playground(tmp_path / "flood", "num_sold", form="number", n_train=80)
+    original_data(data)
+    declare(own_competitions, "alone", "num_sold", 'metric="rmse",\n    ')
+    declare(own_competitions, "flood", "num_sold", 'metric="rmse", extra_train="original.csv", '
+                                                   'extra_flag="original",\n    ')
+    alone, _, _ = play(in_tmp, data, "alone")
+    scores, _, run = play(in_tmp, data, "flood")
+    out = capsys.readouterr().out
+    assert "flood: 80 train rows and 600 extra (every fold trains on them, none is validated), 100 test rows" in out
+    assert "columns: 4 numbers (Temparature, Moisture, Nitrogen, original), 1 categories (Soil Type)" in out
+    folds = np.load(run / "predictions" / "folds.npy")
+    assert (folds[:80] >= 0).all() and (folds[80:] == -1).all()  # the CV scores the competition's rows only
+    assert scores["mean"] < 0.8 * alone["mean"]  # 600 more rows of the same rule teach more than 80
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"Colour": "red"}, "original.csv has column 'Colour' that train.csv lacks; extra training rows need"),
+    ({"id": np.arange(600) + 7000}, "original.csv repeats the id 7000 of train.csv; give its rows other ids"),
+    (None, "extra_train: {data}/original.csv not found; put the file there"),
+])
+def test_bad_original_rows_are_refused(change, message, tmp_path, own_competitions, in_tmp, capsys):
+    data = make_playground(tmp_path / "flood", "num_sold", form="number", n_train=80)
+    if change is not None:
+        original_data(data, **change)
+    declare(own_competitions, "flood", "num_sold", 'metric="rmse", extra_train="original.csv",\n    ')
+    fails(run_main, ["flood", "--data-dir", str(data)], capsys, message.format(data=data))
+    assert not (in_tmp / "runs").exists()
