@@ -206,7 +206,7 @@ def cross_validate_and_blend(competition, dataset, data_dir, folder, settings, s
         result, weights = blend(results, dataset.y, splits, competition.metric, excluded)
         print("blend weights: " + ", ".join(f"{name} {weight:.3f}" for name, weight in weights.items())
               + (" (equal: one holdout split has no other folds to fit them on)" if equal_weights(splits) else ""))
-        if settings["params"].get("stack", False) and not equal_weights(splits):
+        if settings["params"].get("stack", False) and not equal_weights(splits) and not competition.metric.columns:
             stacked, model = stack(results, dataset.y, splits, competition.metric, excluded, settings["seed"])
             better = stacked.mean > result.mean if competition.metric.greater_is_better else stacked.mean < result.mean
             print(f"blend: CV {metric} {format_score(result.mean, result.std)}; stack ({type(model).__name__} on the "

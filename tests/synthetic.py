@@ -389,3 +389,24 @@ def make_playground(folder, target, labels=None, form="label", n_train=400, n_te
         sample[target] = labels[0] if labels is not None else 1.0
     sample.to_csv(folder / "sample_submission.csv", index=False)
     return folder
+
+
+def make_several_targets(folder, targets, binary=True, n_train=400, n_test=100, seed=0):
+    """A table with several targets a row in Kaggle's layout (steel plates' faults, essays' scores): each
+    target a binary label (0/1) or a number, decided by the features and noise; the sample submission has
+    a column per target."""
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = n_train + n_test
+    frame = pd.DataFrame({"id": np.arange(n) + 19000, "X_Minimum": rng.integers(0, 1700, n),
+                          "Pixels_Areas": rng.exponential(1000, n).round(), "Steel": rng.choice(["A300", "A400"], n)})
+    score = frame.X_Minimum / 500 + np.log1p(frame.Pixels_Areas) / 3
+    for index, name in enumerate(targets):
+        value = np.sin(score + index) + (frame.Steel == "A300") * (index % 2) + rng.normal(0, 0.3, n)
+        frame[name] = (value > np.median(value)).astype(int) if binary else (3 + value).round(1)
+    frame.iloc[:n_train].to_csv(folder / "train.csv", index=False)
+    frame.iloc[n_train:].drop(columns=list(targets)).to_csv(folder / "test.csv", index=False)
+    pd.DataFrame({"id": frame.id[n_train:], **{name: 0.5 for name in targets}}).to_csv(
+        folder / "sample_submission.csv", index=False)
+    return folder

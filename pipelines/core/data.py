@@ -119,8 +119,10 @@ def load_tabular(data_dir, id_column, target_column, metric, train="train.csv", 
     data_dir = Path(data_dir)
     test_frame = read_csv(data_dir / test, [id_column], text=[id_column])  # 00042 stays 00042
     sample_frame = read_csv(data_dir / sample, [id_column], text=[id_column])
-    if target_column in test_frame.columns:
-        raise UserError(f"{data_dir / test} has the target column {target_column!r}; it belongs in {train} only")
+    targets = [target_column] if isinstance(target_column, str) else list(target_column)
+    for column in targets:
+        if column in test_frame.columns:
+            raise UserError(f"{data_dir / test} has the target column {column!r}; it belongs in {train} only")
     require_unique(test_frame, id_column, data_dir / test)
     require_unique(sample_frame, id_column, data_dir / sample)
     if set(sample_frame[id_column]) != set(test_frame[id_column]):
@@ -133,16 +135,16 @@ def load_tabular(data_dir, id_column, target_column, metric, train="train.csv", 
         if extra_flag is not None:
             dataset.X_test = dataset.X_test.assign(**{extra_flag: 0})
         return dataset
-    labels = [target_column] if metric.classification else []  # a class 01 stays 01 in the submission
-    train_frame = read_csv(data_dir / train, [id_column, target_column], text=[id_column, *labels])
-    features = [c for c in train_frame.columns if c not in (*dropped, target_column)]
+    labels = targets if metric.classification or metric.task == "labels" else []  # a class 01 stays 01
+    train_frame = read_csv(data_dir / train, [id_column, *targets], text=[id_column, *labels])
+    features = [c for c in train_frame.columns if c not in (*dropped, *targets)]
     missing = [c for c in features if c not in test_frame.columns]
     extra = [c for c in test_frame.columns if c not in dropped and c not in features]
     if missing or extra:
         what = f"lacks column {missing[0]!r}" if missing else f"has column {extra[0]!r} that {train} lacks"
         raise UserError(f"{data_dir / test} {what}; train and test must have the same feature columns")
     require_unique(train_frame, id_column, data_dir / train)
-    extras = [read_extra(data_dir / name, train_frame, id_column, target_column, features, labels, data_dir / train)
+    extras = [read_extra(data_dir / name, train_frame, id_column, targets, features, labels, data_dir / train)
               for name in extra_train]
     if extra_flag is not None:
         if extra_flag in train_frame.columns:
@@ -154,7 +156,11 @@ def load_tabular(data_dir, id_column, target_column, metric, train="train.csv", 
         dataset.info["extra_rows"] = sum(len(extra) for extra in extras)
         dataset.inputs += [data_dir / name for name in extra_train]
         train_frame = pd.concat([train_frame, *extras], ignore_index=True)
-    dataset.y, classes = model_space_target(train_frame[target_column], metric, f"{data_dir / train}")
+    if len(targets) == 1:
+        dataset.y, classes = model_space_target(train_frame[target_column], metric, f"{data_dir / train}")
+    else:
+        dataset.y, classes = several_targets(train_frame[targets], metric, data_dir / train), None
+        dataset.info["targets"] = targets
     if classes is not None:
         dataset.info["classes"] = classes
     dataset.X, dataset.X_test = train_frame[features], test_frame[features]
@@ -163,22 +169,21 @@ def load_tabular(data_dir, id_column, target_column, metric, train="train.csv", 
     return dataset
 
 
-def read_extra(path, train, id_column, target_column, features, labels, train_path):
+def read_extra(path, train, id_column, targets, features, labels, train_path):
     """Rows of an extra training file, checked against train's: the same feature columns and target (the
     id column optional: missing, its rows are named "<file stem>-<n>"), ids and classes train's do not
     collide with or lack."""
     if not path.is_file():
         raise UserError(f"extra_train: {path} not found; put the file there (the competition's original data set "
                         "is a Kaggle dataset of its own) or name where it is")
-    frame = read_csv(path, [target_column, *features], text=[id_column, *labels])
-    other = [c for c in frame.columns if c not in (id_column, target_column, *features)]
+    frame = read_csv(path, [*targets, *features], text=[id_column, *labels])
+    other = [c for c in frame.columns if c not in (id_column, *targets, *features)]
     if other:
         raise UserError(f"{path} has column {other[0]!r} that {train_path.name} lacks; extra training rows need "
                         f"{train_path.name}'s columns: drop or rename it")
-    missing = frame[target_column].isna().to_numpy()
+    missing = frame[targets].isna().any(axis=1).to_numpy()
     if missing.any():
-        raise UserError(f"{path}: target {target_column!r} is missing in row {int(np.flatnonzero(missing)[0]) + 2}; "
-                        "drop such rows")
+        raise UserError(f"{path}: a target is missing in row {int(np.flatnonzero(missing)[0]) + 2}; drop such rows")
     if id_column in frame.columns:
         require_unique(frame, id_column, path)
         shared = frame[id_column][frame[id_column].isin(set(train[id_column]))]
@@ -187,12 +192,32 @@ def read_extra(path, train, id_column, target_column, features, labels, train_pa
                             f"or drop its {id_column!r} column")
     else:
         frame.insert(0, id_column, [f"{path.stem}-{n}" for n in range(len(frame))])
-    if labels:
-        unknown = sorted(set(frame[target_column].dropna().astype(str)) - set(train[target_column].astype(str)))
+    for column in labels:
+        unknown = sorted(set(frame[column].dropna().astype(str)) - set(train[column].astype(str)))
         if unknown:
-            raise UserError(f"{path} has class {unknown[0]!r} of {target_column!r}, which {train_path.name} lacks; "
+            raise UserError(f"{path} has class {unknown[0]!r} of {column!r}, which {train_path.name} lacks; "
                             "drop those rows")
-    return frame[[id_column, *features, target_column]]
+    return frame[[id_column, *features, *targets]]
+
+
+def several_targets(frame, metric, where):
+    """Targets of several columns (n, T) in model space: numbers, or for binary labels ("labels" metrics:
+    mean AUC) 0 and 1, the class sorting last (1 of 0/1, True of False) being 1."""
+    columns = []
+    for column in frame.columns:
+        if metric.task != "labels":
+            columns.append(model_space_target(frame[column], metric, where)[0])
+            continue
+        values = frame[column]
+        if values.isna().any():
+            raise UserError(f"{where}: target {column!r} is missing in row {int(np.flatnonzero(values.isna())[0]) + 2}")
+        classes = class_order(values.astype(str))
+        if len(classes) != 2:
+            raise UserError(f"{where}: target {column!r} has {len(classes)} values ({', '.join(classes[:4])}"
+                            f"{', ...' if len(classes) > 4 else ''}); {metric.name} scores columns of two classes "
+                            "each (0 and 1): choose mcrmse for numbers")
+        columns.append((values.astype(str) == classes[1]).to_numpy(dtype=np.int64))
+    return np.column_stack(columns)
 
 
 def class_order(labels):

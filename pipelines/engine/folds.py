@@ -403,12 +403,13 @@ def collapse(predictions, targets, history):
     where the rows hold several, or a validation loss that exploded beside its training loss. A model
     that picks the majority class everywhere but ranks the rows (a rare positive class) has not."""
     predictions = np.asarray(predictions, dtype=np.float64)
-    if predictions.ndim == 2 and len(np.unique(targets)) > 1:
+    one_target = np.ndim(targets) == 1  # several targets: each column's model is judged by the CV alone
+    if one_target and predictions.ndim == 2 and len(np.unique(targets)) > 1:
         chosen = np.unique(predictions.argmax(axis=1))
         majority = np.bincount(np.asarray(targets, dtype=np.int64)).argmax()
         if len(chosen) == 1 and (chosen[0] != majority or np.ptp(predictions[:, chosen[0]]) < 0.01):
             return f"it predicts class {int(chosen[0])} for every one of its {len(predictions)} validation rows"
-    if predictions.ndim == 1 and np.std(targets) > 0 and np.std(predictions) < 1e-6 * np.std(targets):
+    if one_target and predictions.ndim == 1 and np.std(targets) > 0 and np.std(predictions) < 1e-6 * np.std(targets):
         return f"it predicts {predictions[0]:.4g} for every one of its {len(predictions)} validation rows"
     last = next((epoch for epoch in reversed(history) if "valid_loss" in epoch and "train_loss" in epoch), None)
     if last and last["valid_loss"] > 10 * max(last["train_loss"], 1.0):

@@ -87,6 +87,25 @@ def map_at(k):
     return score
 
 
+def mean_auc(labels, probabilities):
+    """Several binary targets (n, T) of 0 and 1 and their positive probabilities: the columns' mean AUC."""
+    labels, probabilities = np.asarray(labels), np.asarray(probabilities, dtype=np.float64)
+    return float(np.mean([sk.roc_auc_score(labels[:, t], probabilities[:, t]) for t in range(labels.shape[1])]))
+
+
+def mean_log_loss(labels, probabilities):
+    """Several binary targets: the columns' mean log loss (mean_auc's blend loss)."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), EPS, 1 - EPS)
+    labels = np.asarray(labels)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+
+def mcrmse(y_true, y_pred):
+    """Several numbers a row (n, T): the mean over columns of each column's RMSE."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    return float(np.mean(np.sqrt(np.mean((y_true - y_pred) ** 2, axis=0))))
+
+
 def r2(y_true, y_pred):
     return float(sk.r2_score(np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)))
 
@@ -116,7 +135,9 @@ def mae(y_true, y_pred):
 @dataclass(frozen=True)
 class Metric:
     """A score over (targets, predictions) in model space.
-    task: "classification" (targets are class indices, predictions probabilities) or "regression".
+    task: "classification" (targets are class indices, predictions probabilities), "regression", or
+    "labels" (several binary targets a row, (n, T) of 0 and 1, predictions their positive probabilities).
+    columns: it scores several target columns (targets and predictions (n, T)).
     to_model / from_model: the regression link between target values and model space."""
 
     name: str
@@ -130,6 +151,7 @@ class Metric:
     decision: object | None = None  # a rule fitted on out-of-fold predictions (pipelines/engine/decisions.py)
     label_score: Callable | None = None  # with a decision: the score of (true labels, decided labels)
     binary: bool = False  # scores two classes only
+    columns: bool = False  # scores several target columns
 
     @property
     def direction(self):
@@ -141,6 +163,8 @@ class Metric:
 
     def blend_loss(self, y, predictions):
         """The smooth loss blend weights minimise (lower is better)."""
+        if self.task == "labels":
+            return mean_log_loss(y, predictions)
         return log_loss(y, predictions) if self.classification else rmse(y, predictions)
 
     def target_to_model(self, values):
@@ -187,6 +211,8 @@ METRICS = {
     "mae": Metric("mae", mae, False),
     "mape": Metric("mape", mape, False, to_model=positive_log, from_model=np.exp),
     "r2": Metric("r2", r2, True),
+    "mean_auc": Metric("mean_auc", mean_auc, True, "labels", columns=True),
+    "mcrmse": Metric("mcrmse", mcrmse, False, columns=True),
 }
 MAP_AT = "map@"  # map@K for any K: "map@3"
 

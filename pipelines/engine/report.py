@@ -22,8 +22,13 @@ def oof_frame(ids, y, result, id_column, classes=None, members=None):
     """Out-of-fold predictions in model space beside the target, one column per class for classifiers
     (and, for a blend of regressors, one column per member)."""
     rows = result.validated
-    frame = pd.DataFrame({id_column: ids[rows], "target": y[rows]})
     predictions = result.oof[rows]
+    if np.ndim(y) == 2:  # several targets: each beside its prediction
+        frame = pd.DataFrame({id_column: ids[rows]})
+        for column in range(y.shape[1]):
+            frame[f"target_{column}"], frame[f"prediction_{column}"] = y[rows, column], predictions[:, column]
+        return frame
+    frame = pd.DataFrame({id_column: ids[rows], "target": y[rows]})
     if predictions.ndim == 1:
         frame["prediction"] = predictions
         for name, member in (members or {}).items():

@@ -59,7 +59,7 @@ def check_form(form, metric):
 
 
 def default_members(metric):
-    raw_regression = not metric.classification and metric.to_model is None
+    raw_regression = metric.task == "regression" and metric.to_model is None
     return DEFAULT_MEMBERS + (LOG_TARGET_MEMBERS if raw_regression else ())
 
 
@@ -169,7 +169,11 @@ def declared_members(members, build, library, params=None):
 def tabular_submission(id_column, target, metric, form, positive):
     def submission(ids, predictions, classes):
         frame = pd.DataFrame({id_column: ids})
-        if not metric.classification:
+        if metric.columns:  # a column per target: its numbers, or its positive probability
+            values = metric.model_to_target(np.asarray(predictions, dtype=np.float64))
+            for column, name in enumerate(target):
+                frame[name] = values[:, column]
+        elif not metric.classification:
             frame[target] = metric.model_to_target(np.asarray(predictions, dtype=np.float64))
         elif form == "label":
             frame[target] = pd.Series([classes[k] for k in np.argmax(predictions, axis=1)], dtype=object)
@@ -228,7 +232,9 @@ def check_classes(classes, form, positive, sample, target, where, metric=None):
 
 def tabular_check(metric, form):
     def check(frame, source, classes=None):
-        if not metric.classification:
+        if metric.task == "labels":
+            check_probabilities(frame, source, sums_to_one=False)
+        elif not metric.classification:
             check_finite(frame, source, minimum=metric.floor)
         elif form == "label":
             check_labels(frame, source, classes)
@@ -238,6 +244,31 @@ def tabular_check(metric, form):
             check_probabilities(frame, source, sums_to_one=form == "probabilities")
 
     return check
+
+
+def check_targets(target, metric):
+    """`target` as the recipe holds it: one column's name, or a tuple of several for a metric that scores
+    several columns (mcrmse, mean_auc)."""
+    several = not isinstance(target, str) and len(target) > 1
+    if several and not metric.columns:
+        raise UserError(f"target={tuple(target)!r} names several columns; metric={metric.name!r} scores one: choose "
+                        "mcrmse (numbers) or mean_auc (binary labels)")
+    if metric.columns and not several:
+        raise UserError(f"metric={metric.name!r} scores several target columns; name them, "
+                        "target=(\"a\", \"b\", ...), or choose a metric for one")
+    return tuple(target) if several else (target if isinstance(target, str) else target[0])
+
+
+def per_target(member, n_targets, labels):
+    """`member` with one model per target column (pipelines.training.estimator.PerTarget); for binary
+    `labels`, each a classifier of two classes predicting its positive probability."""
+    from pipelines.training.estimator import PerTarget
+
+    def model(p):
+        view = {**p, "n_classes": 2} if labels else p
+        return PerTarget([member.model(view) for _ in range(n_targets)], positive=labels)
+
+    return replace(member, model=model)
 
 
 def tabular_competition(name, slug, id_column, target, metric, submission="label", features=(), groups=None,
@@ -262,14 +293,18 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
     those rows and 0 on the others."""
     metric = with_target_transform(metric_named(metric) if isinstance(metric, str) else metric, target_transform)
     check_form(submission, metric)
+    target = check_targets(target, metric)
     text = (text,) if isinstance(text, str) else tuple(text)
     extra_train = (extra_train,) if isinstance(extra_train, str) else tuple(extra_train)
     inputs = {"trees": tree_inputs(tuple(features), text), "linear": linear_inputs(tuple(features), categorical),
               "text": text_inputs(tuple(features), text), "sentences": sentence_inputs(tuple(features), text),
               "raw_text": raw_text_inputs(tuple(features), text)}
     members = default_members(metric) if members is None else members
-    built = declared_members(members, lambda spec: LIBRARY[spec](inputs, metric.classification),
+    built = declared_members(members, lambda spec: LIBRARY[spec](inputs, metric.classification or
+                                                                  metric.task == "labels"),
                              "pipelines/recipes/members.py", params)
+    if metric.columns:
+        built = {name: per_target(member, len(target), metric.task == "labels") for name, member in built.items()}
     needs = {inputs["text"]: has_text, inputs["sentences"]: has_text, inputs["raw_text"]: has_text,
              inputs["trees"]: table_needs(features),
              inputs["linear"]: table_needs(features)}
@@ -295,11 +330,13 @@ def tabular_competition(name, slug, id_column, target, metric, submission="label
     def classes(data_dir):
         return class_order(read_csv(data_dir / "train.csv", [target], text=[target])[target].dropna())
 
+    stacked = {} if metric.columns else {"stack": True}  # a second level over several targets is not built
+
     return Competition(
         name=name, slug=slug, metric=metric, load=load, members=built,
         params={"skew_threshold": Param(0.75, low=0.0),
                 "text_components": Param(16, low=0, high=512),  # tf-idf directions of the text for the GBDTs
-                "stack": True,  # a second level beside the blend (competitions that do not declare it only blend)
+                **stacked,  # "stack": a second level beside the blend (competitions that do not declare it only blend)
                 **shared},
         splitter=default_splitter(metric.classification, groups is not None), groups=groups,
         submission=tabular_submission(id_column, target, metric, submission, positive),

@@ -163,3 +163,46 @@ class SklearnEstimator:
             self.estimator_, self.classes_ = state["estimator"], state["classes"]
         self.logged_ = state.get("logged", False)
         return self
+
+
+class PerTarget:
+    """One estimator per target column, for several numbers or several binary labels a row: each fitted
+    on its column, the predictions (n, T) the numbers, or (`positive`) each label's positive probability.
+    Each model is saved in a folder of its own (target-0, target-1, ...); a time budget is shared
+    evenly between them."""
+
+    def __init__(self, estimators, positive=False):
+        self.estimators, self.positive = list(estimators), positive
+        self.lightning = any(getattr(estimator, "lightning", False) for estimator in self.estimators)
+
+    @property
+    def time_budget(self):
+        return getattr(self.estimators[0], "time_budget", None)
+
+    @time_budget.setter
+    def time_budget(self, seconds):
+        for estimator in self.estimators:
+            if hasattr(estimator, "time_budget"):
+                estimator.time_budget = None if seconds is None else seconds / len(self.estimators)
+
+    def fit(self, X, y, validation=None, callbacks=(), loggers=()):
+        extra = {"callbacks": callbacks, "loggers": loggers} if self.lightning else {}
+        for column, estimator in enumerate(self.estimators):
+            held = None if validation is None else (validation[0], np.asarray(validation[1])[:, column])
+            estimator.fit(X, np.asarray(y)[:, column], validation=held, **extra)
+        self.history_ = getattr(self.estimators[0], "history_", [])
+        return self
+
+    def predict(self, X):
+        columns = [np.asarray(estimator.predict(X)) for estimator in self.estimators]
+        return np.column_stack([column[:, 1] if self.positive else column for column in columns])
+
+    def save(self, folder):
+        for column, estimator in enumerate(self.estimators):
+            (folder / f"target-{column}").mkdir(parents=True, exist_ok=True)
+            estimator.save(folder / f"target-{column}")
+
+    def load(self, folder):
+        for column, estimator in enumerate(self.estimators):
+            estimator.load(folder / f"target-{column}")
+        return self

@@ -14,7 +14,7 @@ from pipelines.engine.metrics import METRICS, metric
 from pipelines.predict import main as predict_main
 from pipelines.run import main as run_main
 from tests.record.test_runs import fails, run_dirs
-from tests.synthetic import make_playground
+from tests.synthetic import make_playground, make_several_targets
 
 FERTILIZERS = ["10-26-26", "14-35-14", "17-17-17", "20-20", "28-28", "DAP", "Urea"]
 FILE = ('from pipelines.tabular import tabular_competition\n'
@@ -207,3 +207,61 @@ def test_bad_original_rows_are_refused(change, message, tmp_path, own_competitio
     declare(own_competitions, "flood", "num_sold", 'metric="rmse", extra_train="original.csv",\n    ')
     fails(run_main, ["flood", "--data-dir", str(data)], capsys, message.format(data=data))
     assert not (in_tmp / "runs").exists()
+
+
+FAULTS = ("Pastry", "Z_Scratch", "Other_Faults")
+
+
+@pytest.mark.parametrize("metric_name, binary", [("mean_auc", True), ("mcrmse", False)])
+def test_several_targets_get_a_model_each_and_a_column_each(metric_name, binary, tmp_path, own_competitions,
+                                                             in_tmp, capsys):
+    data = make_several_targets(tmp_path / "steel", FAULTS, binary=binary)
+    declare(own_competitions, "steel", "", f'metric="{metric_name}",\n    ')
+    source = (own_competitions / "steel.py").read_text().replace('target=""', f"target={FAULTS!r}")
+    (own_competitions / "steel.py").write_text(source)
+    scores, submission, run = play(in_tmp, data, "steel")
+    assert list((run / "members" / "lgbm" / "fold-0").glob("target-*")) and len(
+        list((run / "members" / "lgbm" / "fold-0").glob("target-*"))) == 3
+    train = pd.read_csv(data / "train.csv")
+    if binary:
+        assert scores["mean"] > 0.8  # guessing scores 0.5
+        assert submission[list(FAULTS)].stack().between(0, 1).all()
+    else:  # each column's standard deviation is what the mean guess scores
+        assert scores["mean"] < 0.7 * train[list(FAULTS)].std().mean()
+    assert "stack" not in capsys.readouterr().out  # a second level over several targets is not built
+    predict_main([str(run), "--submission", "again.csv"])  # each target's models load again
+    assert (in_tmp / "again.csv").read_bytes() == (in_tmp / "s.csv").read_bytes()
+
+
+@pytest.mark.parametrize("target, metric_name, change, message", [
+    (FAULTS, "mean_auc", "Z_Scratch", "target 'Z_Scratch' has 4 values (1, 2, 3, 4); mean_auc scores columns of two"),
+    (FAULTS, "mean_auc", "drop", "train.csv has no column 'Other_Faults'"),
+    (FAULTS, "rmse", None, "names several columns; metric='rmse' scores one: choose mcrmse"),
+    ("Pastry", "mean_auc", None, "metric='mean_auc' scores several target columns; name them"),
+])
+def test_targets_that_do_not_fit_are_refused(target, metric_name, change, message, tmp_path, own_competitions,
+                                             in_tmp, capsys):
+    data = make_several_targets(tmp_path / "steel", FAULTS)
+    train = pd.read_csv(data / "train.csv")
+    if change == "drop":
+        train = train.drop(columns="Other_Faults")
+    elif change:
+        train[change] = np.arange(len(train)) % 4 + 1
+    train.to_csv(data / "train.csv", index=False)
+    declare(own_competitions, "steel", "", f'metric="{metric_name}",\n    ')
+    source = (own_competitions / "steel.py").read_text().replace('target=""', f"target={target!r}")
+    (own_competitions / "steel.py").write_text(source)
+    fails(run_main, ["steel", "--data-dir", str(data)], capsys, message)
+    assert not (in_tmp / "runs").exists()
+
+
+def test_column_wise_metrics_are_the_mean_of_each_columns():
+    rng = np.random.default_rng(0)
+    labels, probabilities = rng.integers(0, 2, (50, 3)), rng.uniform(size=(50, 3))
+    assert METRICS["mean_auc"].score(labels, probabilities) == pytest.approx(
+        np.mean([sk.roc_auc_score(labels[:, t], probabilities[:, t]) for t in range(3)]))
+    assert METRICS["mean_auc"].blend_loss(labels, probabilities) == pytest.approx(
+        np.mean([sk.log_loss(labels[:, t], probabilities[:, t]) for t in range(3)]))
+    truth, guess = rng.normal(size=(50, 2)), rng.normal(size=(50, 2))
+    assert METRICS["mcrmse"].score(truth, guess) == pytest.approx(
+        np.mean([sk.root_mean_squared_error(truth[:, t], guess[:, t]) for t in range(2)]))
