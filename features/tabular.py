@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import issparse
 from scipy.stats import skew
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
@@ -77,14 +78,17 @@ class ColumnKind:
         return [c for c in categories if (c in self.na_means_none) == (self.kind == "none")]
 
 
-def tabular_preprocessor(categorical=(), na_means_none=(), skew_threshold=0.75, scaler=StandardScaler):
+def tabular_preprocessor(categorical=(), na_means_none=(), skew_threshold=0.75, scaler=StandardScaler,
+                         max_dense_cells=20_000_000):
     """Numeric: median impute, log1p where skewed, scale (`scaler`: StandardScaler, RobustScaler...).
 
     Categorical: one-hot that ignores categories unseen in the training fold;
     missing values become a "None" category where NA means none, the mode elsewhere.
+    The output is a dense array, or a sparse matrix where the training rows' would hold more than
+    `max_dense_cells` cells (SparseWhenLarge: a million rows with 300 one-hot columns is 2.4 GB dense).
     """
     as_text = _AsText()
-    return ColumnTransformer(
+    return make_pipeline(ColumnTransformer(
         [
             ("numeric", make_pipeline(SimpleImputer(strategy="median"), Log1pSkewed(skew_threshold), scaler()),
              ColumnKind("numeric", categorical, na_means_none)),
@@ -94,8 +98,26 @@ def tabular_preprocessor(categorical=(), na_means_none=(), skew_threshold=0.75, 
                                           OneHotEncoder(handle_unknown="ignore")),
              ColumnKind("other", categorical, na_means_none)),
         ],
-        sparse_threshold=0,
-    )
+        sparse_threshold=1.0,  # sparse whenever a one-hot part is; SparseWhenLarge densifies small tables
+    ), SparseWhenLarge(max_dense_cells))
+
+
+class SparseWhenLarge(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """A sparse matrix kept sparse when the training rows' would hold more than `max_dense_cells` cells
+    dense (decided at fit, so every transform of the fold gives one kind); otherwise a dense array."""
+
+    def __init__(self, max_dense_cells=20_000_000):
+        self.max_dense_cells = max_dense_cells
+
+    def fit(self, X, y=None):
+        self.sparse_ = bool(issparse(X) and X.shape[0] * X.shape[1] > self.max_dense_cells)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        if issparse(X) and not self.sparse_:
+            return X.toarray()
+        return X.tocsr() if issparse(X) else X
 
 
 class _AsText(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):

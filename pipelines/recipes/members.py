@@ -32,13 +32,17 @@ def boosting(rounds, learning_rate, search_rate, patience=100, retrain=True):
         "patience": Param(patience, low=0, search=None),
         "stop_fraction": Param(0.15, low=0.02, high=0.5),
         "stop_retrain": Param(retrain),
+        # above this many training rows the stopped model is kept: 15% more rows add little to a large
+        # table, and training again would double its time (benchmarks/RESULTS.md, "A million rows")
+        "retrain_rows": Param(250_000, low=0),
     }
 
 
 def early_stop(p):
     from pipelines.training.gbdt import EarlyStop
 
-    return EarlyStop(p["stop_fraction"], p["patience"], p["seed"], p["stop_retrain"]) if p["patience"] else None
+    return (EarlyStop(p["stop_fraction"], p["patience"], p["seed"], p["stop_retrain"], p["retrain_rows"])
+            if p["patience"] else None)
 
 
 def lightgbm(inputs, classification, log_target=False):

@@ -13,6 +13,8 @@ from torch.utils.data import (
 
 
 def _tensor(array, dtype=torch.float32):
+    if hasattr(array, "toarray"):  # a sparse one-hot of a large table (features.tabular.SparseWhenLarge)
+        array = array.toarray()
     return torch.as_tensor(np.asarray(array), dtype=dtype)
 
 

@@ -31,6 +31,8 @@ class EarlyStop:
     patience: int = 100
     seed: int = 0
     retrain: bool = False  # then train again on every training row, for the chosen rounds / (1 - fraction)
+    retrain_rows: int = 250_000  # ... when there are at most this many: above, the held-out rows add little,
+    # and training again would double a large table's time
 
     def split(self, y, classification):
         """(rows to train on, rows to stop on)."""
@@ -110,7 +112,7 @@ def fit_stopped(estimator, X, y, early_stop=None, classification=False, seconds=
     rows, held = early_stop.split(y, classification)
     stopped, rounds = fit_boosted(estimator, take(X, rows), y[rows], (take(X, held), y[held]), early_stop.patience,
                                   seconds)
-    if not early_stop.retrain:
+    if not early_stop.retrain or len(y) > early_stop.retrain_rows:
         return stopped, rounds, "stopped"
     wanted = max(1, round(rounds / (1 - early_stop.fraction)))  # the held-out rows back, for as many rounds
     left = None

@@ -41,3 +41,17 @@ def test_preprocessor_fits_on_training_rows_and_tolerates_unseen_values():
     assert out_test[0, names.index("categorical__zone_RL")] == 1
     assert "categorical__code_20" in names
     assert np.isfinite(out_test).all()
+
+
+def test_a_large_tables_one_hot_stays_sparse_with_the_same_values():
+    from scipy.sparse import issparse
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=300), "colour": rng.choice(["red", "green", "blue"], 300),
+                          "shop": rng.choice([f"s{i}" for i in range(40)], 300)})
+    dense = tabular_preprocessor().fit(frame.iloc[:200])
+    sparse = tabular_preprocessor(max_dense_cells=1000).fit(frame.iloc[:200])  # 200 rows x 44 columns: sparse
+    assert not issparse(dense.transform(frame.iloc[200:]))
+    assert issparse(sparse.transform(frame.iloc[200:])) and issparse(sparse.transform(frame.iloc[:5]))
+    np.testing.assert_array_equal(sparse.transform(frame.iloc[200:]).toarray(), dense.transform(frame.iloc[200:]))
+    assert list(sparse.get_feature_names_out()) == list(dense.get_feature_names_out())

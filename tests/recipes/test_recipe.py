@@ -127,6 +127,11 @@ def test_after_stopping_a_model_can_train_on_every_row_for_the_rounds_scaled_up(
                             early_stop=EarlyStop(0.2, patience=20, seed=0)).fit(X, y.to_numpy())
     assert held.rounds_ == kept.rounds_  # the same rounds chosen, on the same inner split
     assert not np.allclose(held.predict(X), kept.predict(X))
+    large = SklearnEstimator(LGBMRegressor(n_estimators=3000, learning_rate=0.1, verbose=-1),  # "large": over 400 rows
+                             early_stop=EarlyStop(0.2, patience=20, seed=0, retrain=True, retrain_rows=400)).fit(
+        X, y.to_numpy())
+    assert large.kept_ == "stopped" and kept.kept_ == "retrained"
+    np.testing.assert_array_equal(large.predict(X), held.predict(X))
 
 
 def test_regressions_scored_on_raw_values_get_log_target_members_by_default():
