@@ -152,6 +152,11 @@ class Competition:
     def member_list(self, names):
         """name -> Member for already chosen names (the single model is "model")."""
         members = self.members or {"model": Member(self.features, self.model)}
+        unknown = [name for name in names if name not in members]
+        if unknown:  # a run recorded by code that declared other members
+            raise UserError(f"the run's member {unknown[0]!r} is not a member of {self.name} in this code (it has "
+                            f"{', '.join(members)}); check out the code the run was made with (its config.json "
+                            "records it)")
         return {name: members[name] for name in names}
 
     def search_space(self, member_name=None):

@@ -23,8 +23,7 @@ from pipelines.core.data import class_order, load_tabular, read_csv
 from pipelines.core.errors import UserError
 from pipelines.engine.competition import Competition, Member
 from pipelines.engine.metrics import metric as metric_named
-from pipelines.engine.metrics import top_k
-from pipelines.engine.metrics import with_target_transform
+from pipelines.engine.metrics import top_k, with_target_transform
 from pipelines.engine.params import Param, as_declared
 from pipelines.engine.splits import default_splitter
 from pipelines.recipes.members import LIBRARY

@@ -265,3 +265,22 @@ def test_column_wise_metrics_are_the_mean_of_each_columns():
     truth, guess = rng.normal(size=(50, 2)), rng.normal(size=(50, 2))
     assert METRICS["mcrmse"].score(truth, guess) == pytest.approx(
         np.mean([sk.root_mean_squared_error(truth[:, t], guess[:, t]) for t in range(2)]))
+
+
+def test_predicting_a_run_whose_member_the_code_no_longer_declares_is_one_clear_error(
+        tmp_path, own_competitions, in_tmp, capsys):
+    import sys
+
+    data = make_playground(tmp_path / "flood", "num_sold", form="number", n_train=80)
+    declare(own_competitions, "flood", "num_sold", 'metric="rmse",\n    ')
+    _, _, run = play(in_tmp, data, "flood")
+    source = (own_competitions / "flood.py").read_text().replace('members=("lgbm", "linear")', 'members=("lgbm",)')
+    (own_competitions / "flood.py").write_text(source)
+    sys.modules.pop("competitions.flood")
+    with pytest.raises(SystemExit) as exit_info:
+        predict_main([str(run), "--submission", "again.csv"])
+    assert exit_info.value.code == 2
+    warning, error = capsys.readouterr().err.strip().splitlines()  # the code changed, and what that breaks
+    assert warning.startswith("warning: the code differs from the run's")
+    assert error.startswith("error: the run's member 'linear' is not a member of flood in this code (it has lgbm)")
+    assert not (in_tmp / "again.csv").exists()
