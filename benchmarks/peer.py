@@ -263,8 +263,8 @@ def main():
                             "rmse", "regression"),
             "tweets": Dataset("Tweet sentiment (text)", "tweet_sentiment", SHARED / "tweet-sentiment", "id",
                               "sentiment", "log_loss", "multiclass", classes=("negative", "neutral", "positive")),
-            "urgency": Dataset("Tweet urgency (text + columns)", "tweet_urgency", urgency_source, "id", "urgency",
-                               "rmse", "regression"),
+            **({"urgency": Dataset("Tweet urgency (text + columns)", "tweet_urgency", urgency_source, "id", "urgency",
+                                   "rmse", "regression")} if urgency_source else {}),
         }
         print(f"# benchmarks.peer, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, our seed {args.seed}\n")
         print("| data | metric | ours (s) | AutoGluon medium, same time (s) | AutoGluon best, 5x time (s) | "
