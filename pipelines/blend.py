@@ -80,8 +80,7 @@ def blend_runs(paths, submission_path=None, log=print):
                             for k, (_, rows) in enumerate(splits)]
     log("blend weights: " + ", ".join(f"{label} {weight:.3f}" for label, weight in weights.items())
         + (" (equal: one holdout split has no other folds to fit them on)" if equal_weights(splits) else ""))
-    if competition.metric.decision is not None:
-        result = decide(result, data.y, splits, competition.metric, excluded, log)
+    result = decide(result, data.y, splits, competition.metric, excluded, log)
     log(f"CV {competition.metric.name}: {format_score(result.mean, result.std)}")
 
     submission_path = Path(submission_path) if submission_path else default_path(competition.name)

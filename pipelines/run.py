@@ -214,8 +214,7 @@ def cross_validate_and_blend(competition, dataset, data_dir, folder, settings, s
                   f"the {'stack' if better else 'blend'} makes the submission")
             if better:
                 result, stacker = stacked, model
-    if competition.metric.decision is not None:
-        result = decide(result, dataset.y, splits, competition.metric, excluded)
+    result = decide(result, dataset.y, splits, competition.metric, excluded)
     print(f"CV {metric}: {format_score(result.mean, result.std)}")
     if excluded.any():  # for comparison with public notebooks, which drop such rows before CV
         kept = result.validated & ~excluded

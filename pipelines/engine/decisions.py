@@ -63,31 +63,32 @@ class CutPoints:
 
 
 def cross_fitted(metric, y, oof, splits, usable):
-    """(decided labels of the out-of-fold rows, per-fold scores): each fold decided by a rule fitted on
-    the other folds' `usable` rows, then scored with the metric's label score."""
-    decided = np.zeros(len(y), dtype=np.int64)
+    """Per-fold scores of decided labels: each fold decided by a rule fitted on the other folds' `usable`
+    rows, then scored with the metric's label score."""
     scores = []
     for _, valid_rows in splits:
         others = usable.copy()
         others[valid_rows] = False
         rule = metric.decision.fit(y[others], oof[others], metric.label_score)
-        decided[valid_rows] = metric.decision.apply(rule, oof[valid_rows])
-        scores.append(float(metric.label_score(y[valid_rows], decided[valid_rows])))
-    return decided, scores
+        scores.append(float(metric.label_score(y[valid_rows], metric.decision.apply(rule, oof[valid_rows]))))
+    return scores
 
 
 def decide(result, y, splits, metric, excluded, log=print):
     """`result` (a CVResult) scored with the metric's decision rule: each fold's labels decided by a rule
     fitted on the other folds' rows; the rule fitted on every row (result.decision) decides the test
     labels, where that CV beats the argmax's (as the better of blend and stack makes the submission).
-    One holdout split leaves no other rows to fit on: its labels stay the argmax."""
+    One holdout split leaves no other rows to fit on: its labels stay the argmax. A metric without a
+    rule returns `result` as it is."""
     from pipelines.engine.report import format_score
 
+    if metric.decision is None:
+        return result
     if len(splits) == 1:
         log(f"decision: the argmax ({metric.name}'s rule is fitted on other folds' rows, and one split has none)")
         return result
     usable = result.validated & ~excluded
-    _, scores = cross_fitted(metric, y, result.oof, splits, usable)
+    scores = cross_fitted(metric, y, result.oof, splits, usable)
     rule = metric.decision.fit(y[usable], result.oof[usable], metric.label_score)
     decided = replace(result, folds=[replace(fold, score=score) for fold, score in zip(result.folds, scores)],
                       decision=rule)

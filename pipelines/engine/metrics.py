@@ -102,8 +102,8 @@ def mean_log_loss(labels, probabilities):
 
 def mcrmse(y_true, y_pred):
     """Several numbers a row (n, T): the mean over columns of each column's RMSE."""
-    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    return float(np.mean(np.sqrt(np.mean((y_true - y_pred) ** 2, axis=0))))
+    return float(sk.root_mean_squared_error(np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64),
+                                            multioutput="uniform_average"))
 
 
 def r2(y_true, y_pred):
@@ -243,7 +243,3 @@ def metric(name):
         raise UserError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}, map@K (map@3)")
     return METRICS[name]
 
-
-def top_k_of(metric):
-    """K of a map@K metric, else None."""
-    return int(metric.name[len(MAP_AT):]) if metric.name.startswith(MAP_AT) else None

@@ -37,7 +37,7 @@ DEFAULT_MEMBERS = ("lgbm", "catboost", "xgb", "linear", "minilm", "tfidf", "tran
 LOG_TARGET_MEMBERS = ("lgbm_log", "catboost_log")
 # decoded labels, the positive class's probability, one column a class; "top3" (any K): the K most probable
 # labels in one column, space-separated, the most probable first (MAP@K)
-FORMS = ("label", "probability", "probabilities", "topK")
+FORMS = ("label", "probability", "probabilities")
 
 
 def top_k_form(form):
@@ -47,7 +47,7 @@ def top_k_form(form):
 
 def check_form(form, metric):
     """The submission form is one of FORMS and fits the metric (a decided metric writes labels)."""
-    if form not in FORMS[:3] and top_k_form(form) is None:
+    if form not in FORMS and top_k_form(form) is None:
         raise UserError(f"submission={form!r}: choose one of label, probability, probabilities, top3 (any K)")
     if form != "label" and metric.classification and metric.decision is not None:
         raise UserError(f"submission={form!r} does not go with metric={metric.name!r}: it scores the labels "
