@@ -134,6 +134,24 @@ def test_after_stopping_a_model_can_train_on_every_row_for_the_rounds_scaled_up(
     np.testing.assert_array_equal(large.predict(X), held.predict(X))
 
 
+def test_catboost_on_a_large_table_boosts_half_its_rounds_at_twice_its_rate():
+    from catboost import CatBoostClassifier
+
+    from pipelines.recipes.members import CatBoostOnFrames
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=300), "c": pd.Categorical(rng.choice(["x", "y", None], 300))})
+    y = (X.a > 0).astype(int).to_numpy()
+
+    def fitted(large_rows):
+        return CatBoostOnFrames(CatBoostClassifier(iterations=40, learning_rate=0.05, verbose=0,
+                                                   allow_writing_files=False), large_rows).fit(X, y).model_
+
+    small, large = fitted(300), fitted(299)  # 300 rows: not above 300, above 299
+    assert small.tree_count_ == 40 and small.learning_rate_ == pytest.approx(0.05)
+    assert large.tree_count_ == 20 and large.learning_rate_ == pytest.approx(0.1)
+
+
 def test_regressions_scored_on_raw_values_get_log_target_members_by_default():
     from pipelines.recipes.tabular import tabular_competition
 
