@@ -19,6 +19,9 @@ from pipelines.training.estimator import LightningEstimator, SklearnEstimator
 
 THREADS = Param(0, low=0, high=256)  # 0: the run chooses (pipelines.engine.workers.plan)
 FRACTION = {"low": 0.05, "high": 1.0}
+# Above this many training rows a GBDT keeps its stopped model and CatBoost boosts half its rounds at twice
+# its rate. One number for both: a CatBoost stopped at this size and then retrained would be halved twice.
+LARGE_ROWS = 250_000
 
 
 def boosting(rounds, learning_rate, search_rate, patience=100, retrain=True):
@@ -34,7 +37,7 @@ def boosting(rounds, learning_rate, search_rate, patience=100, retrain=True):
         "stop_retrain": Param(retrain),
         # above this many training rows the stopped model is kept: 15% more rows add little to a large
         # table, and training again would double its time (benchmarks/RESULTS.md, "A million rows")
-        "retrain_rows": Param(250_000, low=0),
+        "retrain_rows": Param(LARGE_ROWS, low=0),
     }
 
 
@@ -126,7 +129,7 @@ class CatBoostOnFrames(BaseEstimator):
             model.set_params(iterations=max(1, model.get_param("iterations") // 2),
                              learning_rate=2 * model.get_param("learning_rate"))
         self.model_ = model.fit(X, y, cat_features=categorical, eval_set=stop,
-                                               early_stopping_rounds=early_stopping_rounds, callbacks=callbacks)
+                                early_stopping_rounds=early_stopping_rounds, callbacks=callbacks)
         self.classes_ = getattr(self.model_, "classes_", None)
         return self
 
@@ -154,7 +157,7 @@ def catboost(inputs, classification, log_target=False):
         **boosting(800, 0.04, (0.01, 0.2), patience=0),
         # half the rounds at twice the rate above this many training rows: on 200,000 rows the same AUC
         # to 1e-4 in half the time (benchmarks/RESULTS.md, "A million rows")
-        "large_rows": Param(250_000, low=0),
+        "large_rows": Param(LARGE_ROWS, low=0),
         "depth": Param(6, low=1, high=16, search=(4, 9)),
         "l2_leaf_reg": Param(3.0, low=0.0, search=(1.0, 30.0), log=True),
         "random_strength": Param(1.0, low=0.0, search=(0.1, 10.0), log=True),

@@ -35,8 +35,8 @@ DEFAULT_MEMBERS = ("lgbm", "catboost", "xgb", "linear", "minilm", "tfidf", "tran
 # A regression scored on raw values also gets GBDTs that learn log1p(target) (when no target is
 # negative): the blend or stack gives them weight where that scores better in CV (skewed prices).
 LOG_TARGET_MEMBERS = ("lgbm_log", "catboost_log")
-# decoded labels, the positive class's probability, one column a class; "top3" (any K): the K most probable
-# labels in one column, space-separated, the most probable first (MAP@K)
+# decoded labels, the positive class's probability, one column a class; beside them top_k_form's "top3"
+# (any K): the K most probable labels in one column, space-separated, the most probable first (MAP@K)
 FORMS = ("label", "probability", "probabilities")
 
 
