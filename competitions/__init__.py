@@ -23,4 +23,8 @@ def get(name):
     known = names()
     if name not in known:
         raise UserError(f"unknown competition {name!r}; choose one of: {', '.join(known)}")
-    return importlib.import_module(f"{__name__}.{name}").COMPETITION
+    module = importlib.import_module(f"{__name__}.{name}")
+    if not hasattr(module, "COMPETITION"):
+        raise UserError(f"{module.__file__} defines no COMPETITION: assign the competition to it "
+                        "(COMPETITION = tabular_competition(...))")
+    return module.COMPETITION

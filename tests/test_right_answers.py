@@ -17,6 +17,7 @@ from pipelines.recipes.tabular import linear_inputs, tabular_competition
 from pipelines.run import main as run_main
 from pipelines.training import gbdt
 from pipelines.training.estimator import SklearnEstimator
+from tests.record.test_runs import fails
 from tests.synthetic import make_table
 
 
@@ -70,6 +71,15 @@ def test_integer_classes_in_value_order_and_positive_by_text(tmp_path):
     assert competition.load(binary).info["classes"] == ["0", "1"]
     frame = competition.submission(np.array(["a"]), np.array([[0.8, 0.2]]), ["0", "1"])
     assert frame.target.tolist() == [0.8]  # positive=0 is the class "0"
+
+
+def test_a_competition_file_that_defines_no_competition_is_one_clear_error(own_competitions, in_tmp, capsys):
+    write_competition(own_competitions, "unnamed", 'from pipelines.tabular import tabular_competition\n'
+                      'competition = tabular_competition(name="unnamed", slug="unnamed", id_column="id",\n'
+                      '                                  target="y", metric="rmse")\n')
+    fails(run_main, ["unnamed", "--submission", "s.csv"], capsys,
+          "unnamed.py defines no COMPETITION: assign the competition to it (COMPETITION = tabular_competition(...))")
+    assert not (in_tmp / "runs").exists() and not (in_tmp / "s.csv").exists()
 
 
 def test_rmsle_predictions_below_zero_are_clipped_and_counted(tmp_path, own_competitions, in_tmp, capsys):
